@@ -1,0 +1,50 @@
+# Two commands do all setup on a fresh machine (see README):
+#   make demo   — virtualenv + install + a demo home + one pipeline run, then what happened
+#   make test   — the whole suite (dbt build, Dagster, alerts, browser) — what CI runs
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SQLMESH_VENV := .venv-sqlmesh
+DEMO_HOME ?= demo_home
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test dbt-parse sqlmesh-env browser lock clean bench
+
+$(VENV)/.installed: requirements/main.txt pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements/main.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# dagster-dbt loads the manifest at import time: parse once as part of setup.
+target/manifest.json: $(VENV)/.installed dbt_project.yml profiles.yml $(shell find models macros -type f 2>/dev/null)
+	EXO_HOME=$(CURDIR)/build/parse_home $(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
+	@test -f $@
+
+dbt-parse: target/manifest.json
+
+setup: $(VENV)/.installed dbt-parse
+
+# SQLMesh gets its own environment: sqlglot's compiled extension (pulled by dagster-dbt) crashes it.
+$(SQLMESH_VENV)/.installed: requirements/sqlmesh.txt
+	$(PY) -m venv $(SQLMESH_VENV)
+	$(SQLMESH_VENV)/bin/pip install -q --disable-pip-version-check -r requirements/sqlmesh.txt
+	touch $@
+
+sqlmesh-env: $(SQLMESH_VENV)/.installed
+
+demo: setup
+	$(BIN)/exo demo --home $(DEMO_HOME)
+
+test: setup sqlmesh-env
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python scripts/bench_pipeline.py
+
+lock:
+	$(BIN)/pip freeze --exclude-editable > requirements/main.txt
+
+clean:
+	rm -rf $(VENV) $(SQLMESH_VENV) target logs build $(DEMO_HOME)

@@ -1,0 +1,118 @@
+"""Configuration loading: ``config/risk.yml`` and ``config/alerts.yml`` merged over built-in defaults.
+
+Thresholds are *read* here and *enforced* in ``mech_exo/guards.py`` (pure functions).
+A malformed file raises ``ConfigError`` naming the file and the key; it never falls back silently.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+DEFAULT_RISK: dict[str, Any] = {
+    "session": {"timezone": "America/New_York", "open": "09:30", "close": "16:00"},
+    "var": {"window": 250, "min_obs": 20, "limit95_usd": 2_000_000.0, "limit99_usd": 3_000_000.0,
+            "warning_pct": 70.0, "critical_pct": 90.0, "halt_pct": 100.0, "enabled": True},
+    "daily_stop": {"enabled": True, "threshold_pct": -0.8, "warning_pct": -0.4, "retrip_step_pct": 0.5},
+    "monthly_stop": {"enabled": True, "threshold_pct": -3.0, "min_history_days": 10, "retrip_step_pct": 0.5},
+    "concentration": {"enabled": True, "max_weight_pct": 15.0},
+    "freshness": {"enabled": True, "max_age_minutes": 5},
+    "reenable": {
+        "monthly_stop": {"requires_approval": True, "role": "CTO"},
+        "var_breach": {"requires_approval": True, "role": "RISK_MANAGER"},
+        "daily_stop": {"requires_approval": False},
+        "manual": {"requires_approval": False},
+        "drill": {"requires_approval": False},
+    },
+}
+
+
+class ConfigError(ValueError):
+    """A config file is unreadable or a value breaks its rule; the message names file and key."""
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError:
+        return {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _hhmm(path: Path, key: str, value: Any) -> str:
+    s = str(value)
+    parts = s.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
+        raise ConfigError(f"{path}: {key} must be HH:MM, got {value!r}")
+    return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
+
+
+def load_risk_config(path: Path | None) -> dict[str, Any]:
+    """Risk config with defaults filled in and types checked."""
+    cfg = _merge(DEFAULT_RISK, read_yaml(path) if path else {})
+    p = path or Path("<defaults>")
+    try:
+        ZoneInfo(cfg["session"]["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{p}: session.timezone {cfg['session']['timezone']!r} is not a known IANA timezone") from None
+    cfg["session"]["open"] = _hhmm(p, "session.open", cfg["session"]["open"])
+    cfg["session"]["close"] = _hhmm(p, "session.close", cfg["session"]["close"])
+    for section, key, typ in [("var", "window", int), ("var", "min_obs", int),
+                              ("monthly_stop", "min_history_days", int), ("freshness", "max_age_minutes", float)]:
+        try:
+            cfg[section][key] = typ(cfg[section][key])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{p}: {section}.{key} must be a number, got {cfg[section][key]!r}") from None
+    for section, key in [("var", "limit95_usd"), ("var", "limit99_usd"), ("var", "warning_pct"),
+                         ("var", "critical_pct"), ("var", "halt_pct"), ("daily_stop", "threshold_pct"),
+                         ("daily_stop", "warning_pct"), ("daily_stop", "retrip_step_pct"),
+                         ("monthly_stop", "threshold_pct"), ("monthly_stop", "retrip_step_pct"),
+                         ("concentration", "max_weight_pct")]:
+        try:
+            cfg[section][key] = float(cfg[section][key])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{p}: {section}.{key} must be a number, got {cfg[section][key]!r}") from None
+    if cfg["var"]["min_obs"] < 2 or cfg["var"]["window"] < cfg["var"]["min_obs"]:
+        raise ConfigError(f"{p}: var.window ({cfg['var']['window']}) must be >= var.min_obs ({cfg['var']['min_obs']}) >= 2")
+    return cfg
+
+
+def dbt_vars(risk: dict[str, Any]) -> dict[str, Any]:
+    """The subset of the risk config the dbt models need (passed as ``--vars``)."""
+    return {
+        "session_timezone": risk["session"]["timezone"],
+        "session_close": risk["session"]["close"],
+        "var_window": risk["var"]["window"],
+        "var_min_obs": risk["var"]["min_obs"],
+        "var_limit95_usd": risk["var"]["limit95_usd"],
+        "var_limit99_usd": risk["var"]["limit99_usd"],
+        "var_warning_pct": risk["var"]["warning_pct"],
+        "var_critical_pct": risk["var"]["critical_pct"],
+        "var_halt_pct": risk["var"]["halt_pct"],
+        "monthly_threshold_pct": risk["monthly_stop"]["threshold_pct"],
+        "monthly_min_history_days": risk["monthly_stop"]["min_history_days"],
+    }
+
+
+def load_alerts_config(path: Path | None) -> dict[str, Any]:
+    return read_yaml(path) if path else {}
