@@ -1,0 +1,85 @@
+"""The outbox: Telegram messages that could not be delivered, waiting to be sent again.
+
+Design (crash-safe without a database): one JSON file per pending request in
+``data/state/outbox/``, written to a temp file, fsynced and renamed into place — so an item is
+either wholly there or not there. A delivered item's file is deleted *after* its delivery event is
+in the alert log; a crash in between re-sends once (at-least-once beats lost). ``flush_outbox``
+holds an exclusive ``flock`` on ``data/state/outbox.lock`` so two schedulers never send the same item twice
+at the same time. Items whose attachment vanished can never succeed: they move to ``outbox/dead/``
+with a delivery event saying why (nothing is dropped silently).
+"""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from mech_exo.events import append_event, iso_utc
+from mech_exo.home import Home
+
+
+def outbox_dir(home: Home) -> Path:
+    return home.state_dir / "outbox"
+
+
+def _write_atomic(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, sort_keys=True, default=str)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def put(home: Home, *, alert_id: str, channel: str, method: str, text: str | None = None,
+        caption: str | None = None, attachment: str | None = None, chat_id: str | None = None,
+        attempts: int = 0, error: str | None = None) -> dict[str, Any]:
+    """Park one request. ``chat_id`` is stored only when it is not the default chat (escalation contacts)."""
+    created = iso_utc()
+    item_id = f"{created.replace(':', '').replace('-', '')}-{uuid.uuid4().hex[:8]}"
+    item = {"outbox_id": item_id, "alert_id": alert_id, "channel": channel, "method": method,
+            "text": text, "caption": caption, "attachment": attachment, "chat_id": chat_id,
+            "created_at": created, "attempts": attempts, "last_error": error, "last_try_at": created}
+    _write_atomic(outbox_dir(home) / f"{item_id}.json", item)
+    return item
+
+
+def pending(home: Home) -> list[tuple[Path, dict[str, Any]]]:
+    """Items in creation order. An unreadable file is returned as an item with ``_corrupt`` set."""
+    d = outbox_dir(home)
+    if not d.exists():
+        return []
+    out = []
+    for p in sorted(d.glob("*.json")):
+        try:
+            out.append((p, json.loads(p.read_text(encoding="utf-8"))))
+        except (OSError, ValueError) as exc:
+            out.append((p, {"_corrupt": True, "_error": str(exc), "outbox_id": p.stem}))
+    return out
+
+
+def update(path: Path, item: dict[str, Any]) -> None:
+    _write_atomic(path, item)
+
+
+def remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def bury(home: Home, path: Path, item: dict[str, Any], reason: str) -> None:
+    """Move an item that can never be delivered to ``outbox/dead/`` and say why in the alert log."""
+    item = dict(item, dead_reason=reason, dead_at=iso_utc())
+    _write_atomic(outbox_dir(home) / "dead" / path.name, item)
+    remove(path)
+    append_event(home.event_log("alerts"), {
+        "event": "delivery", "alert_id": item.get("alert_id"), "at": iso_utc(), "channel": item.get("channel"),
+        "delivered": False, "attempts": item.get("attempts", 0), "error": f"given up: {reason}",
+        "via": "outbox", "method": item.get("method")})
