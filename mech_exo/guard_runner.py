@@ -1,0 +1,155 @@
+"""Run the guards: read the model tables, decide (``mech_exo.guards``), then act.
+
+Order of actions is the safety property: the kill-switch write comes FIRST, the alert second, so
+a slow or broken alert channel can never delay or undo a halt. A halt that could not be written is
+still alerted (the message says so) and then raised as ``HaltFailed`` — a silent failure to stop
+trading is the one outcome we must never have.
+
+``con`` is an open DuckDB connection (normally read-only on the published snapshot
+``data/analytics.duckdb``) with the SPEC §3 tables ``nav_intraday``, ``mtd_drawdown``,
+``var_daily`` and ``positions_current``.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, Sequence
+
+from mech_exo import guards as g
+from mech_exo.config import load_risk_config
+from mech_exo.events import read_events, utc_now
+from mech_exo.home import Home
+from mech_exo.killswitch import KillSwitchError, read_state, set_trading
+
+# Optional: the newest fill time for the freshness report (a dbt staging model; absent → not reported).
+FILLS_TABLE = "stg_landing__fills"
+
+
+class HaltFailed(KillSwitchError):
+    """One or more halts could not be written. ``results`` holds what apply_decisions did."""
+
+    def __init__(self, message: str, results: list[dict]):
+        super().__init__(message)
+        self.results = results
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+def _rows(con, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+    cur = con.execute(sql, list(params))
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def _one(con, sql: str) -> dict | None:
+    rows = _rows(con, sql)
+    return rows[0] if rows else None
+
+
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute("select count(*) from information_schema.tables where table_name = ?",
+                            [name]).fetchone()[0])
+
+
+def read_inputs(con) -> dict[str, Any]:
+    """Everything the guards judge, each from its table's latest session (not the wall clock)."""
+    latest = con.execute("select max(session_date) from nav_intraday").fetchone()[0]
+    points = _rows(con, "select ts, session_date, day_return from nav_intraday "
+                        "where session_date = ? order by ts", [latest]) if latest is not None else []
+    mtd = _one(con, "select session_date, month, mtd_return, history_days from mtd_drawdown "
+                    "order by session_date desc limit 1")
+    var = _one(con, "select * from var_daily order by session_date desc limit 1")
+    positions = _rows(con, "select strategy, symbol, weight from positions_current order by strategy, symbol")
+    mark_ts = con.execute("select max(ts) from nav_intraday").fetchone()[0]
+    fill_ts = (con.execute(f"select max(ts) from {FILLS_TABLE}").fetchone()[0]
+               if _has_table(con, FILLS_TABLE) else None)
+    session_dates = [r[0] for r in con.execute(
+        "select distinct session_date from nav_intraday order by session_date desc limit 10").fetchall()]
+    period = latest if latest is not None else (var or {}).get("session_date")
+    return {"points": points, "mtd": mtd, "var": var, "positions": positions, "latest_mark_ts": mark_ts,
+            "latest_fill_ts": fill_ts, "session_dates": session_dates,
+            "period": None if period is None else str(period)}
+
+
+def evaluate_guards(home: Home, con, now: datetime | None = None, failed_checks: Sequence[str] = (),
+                    by: str = "exo run") -> list[g.Decision]:
+    """Every guard's decision for the data in ``con``. Reads the switch but writes nothing.
+
+    ``by`` is accepted for symmetry with ``apply_decisions`` (callers pass the same actor to both).
+    """
+    risk = load_risk_config(home.risk_yml)
+    state = read_state(home)
+    enabled = bool(state.readable and state.trading_enabled)
+    hist = state.history
+    x = read_inputs(con)
+    checks = tuple(failed_checks or ())
+    out = []
+    if not state.readable:
+        out.append(g.killswitch_unreadable(state.error or str(state.path)))
+    out += [
+        g.judge_intraday(x["points"], risk, hist, trading_enabled=enabled, failed_checks=checks),
+        g.judge_monthly(x["mtd"], risk, hist, trading_enabled=enabled, failed_checks=checks),
+        g.judge_var(x["var"], risk, hist, trading_enabled=enabled, failed_checks=checks),
+        g.judge_concentration(x["positions"], risk, x["period"], failed_checks=checks),
+        g.judge_freshness(x["latest_mark_ts"], x["latest_fill_ts"], now or utc_now(), risk,
+                          x["session_dates"], failed_checks=checks),
+    ]
+    return out
+
+
+# --- acting ----------------------------------------------------------------------------------------
+
+def sent_dedup_keys(home: Home) -> set[str]:
+    """dedup keys of every alert already in the alert log."""
+    return {r["dedup_key"] for r in read_events(home.event_log("alerts"))
+            if r.get("event") == "alert" and r.get("dedup_key")}
+
+
+def _halt(home: Home, d: g.Decision, by: str, result: dict) -> None:
+    try:
+        rec = set_trading(home, enabled=False, reason=d.message, trigger=d.trigger, by=by,
+                          guard=d.guard, period=d.period, level_pct=d.metric_pct)
+        result["killswitch"] = rec
+        result["halted"] = bool(rec.get("changed"))
+    except Exception as exc:  # noqa: BLE001 — reported in the alert and raised after all alerts
+        result["error"] = f"kill-switch write FAILED ({home.killswitch_yml}): {exc}"
+
+
+def _alert(home: Home, d: g.Decision, result: dict, seen: set[str]) -> None:
+    if d.dedup_key and d.dedup_key in seen:
+        result["alert_skipped"] = "duplicate"
+        return
+    message = d.message + (f" — {result['error']}" if result.get("error") else "")
+    try:
+        from mech_exo.alerts import send_alert
+    except Exception as exc:  # noqa: BLE001 — a missing alert system never blocks a halt
+        print(f"guards: alerts unavailable ({exc.__class__.__name__}: {exc}); "
+              f"[{d.severity}] {d.guard}: {message}", file=sys.stderr, flush=True)
+        result["alert_skipped"] = f"alerts unavailable: {exc}"
+        return
+    details = {"guard": d.guard, "period": d.period, "metric_pct": d.metric_pct, "halt": d.halt,
+               "halted": result["halted"], "data_suspect": d.data_suspect,
+               "failed_checks": list(d.failed_checks), **d.details}
+    result["alert"] = send_alert(home, severity=d.severity, type=d.guard, message=message,
+                                 dedup_key=d.dedup_key, details=details)
+    if d.dedup_key:
+        seen.add(d.dedup_key)
+
+
+def apply_decisions(home: Home, decisions: Sequence[g.Decision], by: str) -> list[dict]:
+    """Execute decisions: all kill-switch writes first, then the alerts (deduplicated by key)."""
+    results = [{"guard": d.guard, "period": d.period, "severity": d.severity, "message": d.message,
+                "halt": d.halt, "halted": False, "killswitch": None, "alert": None, "alert_skipped": None,
+                "error": None, "decision": asdict(d)} for d in decisions]
+    for d, res in zip(decisions, results):
+        if d.halt:
+            _halt(home, d, by, res)
+    seen = sent_dedup_keys(home)
+    for d, res in zip(decisions, results):
+        if d.severity:
+            _alert(home, d, res, seen)
+    failed = [r["error"] for r in results if r["error"]]
+    if failed:
+        raise HaltFailed("; ".join(failed), results)
+    return results
