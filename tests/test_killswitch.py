@@ -1,9 +1,7 @@
 """Kill-switch: fail-closed reads, atomic locked writes, audit trail, re-enable approvals (SPEC §5)."""
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
-import os
 
 import pytest
 import yaml
