@@ -1,0 +1,63 @@
+-- One row per alert: the alert itself plus its latest delivery, acknowledgement and escalation.
+with events as (
+    select * from {{ ref('stg_events__alerts') }}
+),
+
+alerts as (
+    select alert_id, "at", severity, type, message, dedup_key
+    from events
+    where event = 'alert'
+),
+
+deliveries as (
+    -- the latest outcome per external channel, then rolled up per alert
+    select alert_id, channel, delivered, attempts
+    from events
+    where event = 'delivery'
+    qualify row_number() over (partition by alert_id, channel order by "at" desc) = 1
+),
+
+delivery_rollup as (
+    select
+        alert_id,
+        string_agg(channel, ',' order by channel) as channel,
+        bool_and(delivered) as delivered,
+        sum(attempts) as attempts
+    from deliveries
+    group by alert_id
+),
+
+acks as (
+    select alert_id, acked_by, "at" as acked_at
+    from events
+    where event = 'ack'
+    qualify row_number() over (partition by alert_id order by "at") = 1
+),
+
+escalations as (
+    select alert_id, max("at") as last_escalated_at, count(*) as n_escalations,
+           arg_max(level, "at") as escalation_level
+    from events
+    where event = 'escalation'
+    group by alert_id
+)
+
+select
+    a.alert_id,
+    a."at",
+    a.severity,
+    a.type,
+    a.message,
+    coalesce(d.channel, 'none') as channel,
+    coalesce(d.delivered, false) as delivered,
+    coalesce(d.attempts, 0) as attempts,
+    k.acked_by,
+    k.acked_at,
+    a.dedup_key,
+    e.escalation_level,
+    coalesce(e.n_escalations, 0) as n_escalations
+from alerts as a
+left join delivery_rollup as d using (alert_id)
+left join acks as k using (alert_id)
+left join escalations as e using (alert_id)
+order by a."at"

@@ -1,0 +1,27 @@
+-- Fills with the session they belong to: the first session date on or after their local date
+-- (a fill on a holiday counts toward the next session; one after the last session has none yet).
+with fills as (
+    select * from {{ ref('stg_landing__fills') }}
+),
+
+sessions as (
+    select session_date from {{ ref('int_sessions') }}
+)
+
+select
+    f.fill_id,
+    f.ts,
+    f.symbol,
+    f.side,
+    f.quantity,
+    f.price,
+    f.commission,
+    f.strategy,
+    f.signed_qty,
+    f.signed_qty * f.price as signed_notional,
+    f.local_date,
+    s.session_date,
+    f.source_row
+from fills as f
+asof left join sessions as s
+    on f.local_date <= s.session_date

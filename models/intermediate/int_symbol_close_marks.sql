@@ -1,0 +1,41 @@
+-- Each symbol's mark at each session close (as-of, with the fill-price fallback) and its daily
+-- price return: the scenarios of the position-level historical simulation.
+with sessions as (
+    select session_date, close_ts, session_seq from {{ ref('int_sessions') }}
+),
+
+symbols as (
+    select symbol from {{ ref('int_symbol_session_marks') }}
+    union
+    select symbol from {{ ref('int_fills') }}
+),
+
+grid as (
+    select s.session_date, s.close_ts, s.session_seq, y.symbol
+    from sessions as s
+    cross join symbols as y
+),
+
+marked as (
+    select
+        g.session_date,
+        g.session_seq,
+        g.symbol,
+        coalesce(mk.price, fp.fill_price) as mark,
+        case when mk.price is not null then 'market' when fp.fill_price is not null then 'fill' end as mark_source
+    from grid as g
+    asof left join {{ ref('int_close_mark_timeline') }} as mk
+        on mk.symbol = g.symbol and g.close_ts >= mk.ts
+    asof left join {{ ref('int_fill_price_timeline') }} as fp
+        on fp.symbol = g.symbol and g.close_ts >= fp.ts
+)
+
+select
+    session_date,
+    session_seq,
+    symbol,
+    mark,
+    mark_source,
+    {{ safe_divide('mark', 'lag(mark) over (partition by symbol order by session_date)') }} - 1 as price_return
+from marked
+order by symbol, session_date

@@ -1,0 +1,69 @@
+-- NAV at each session close, P&L net of flows and the flow-adjusted daily return (SPEC §3):
+--   pnl_d = NAV_d − NAV_{d−1} − F_d ;  daily_return_d = pnl_d / (NAV_{d−1} + F_d)
+with sessions as (
+    select session_date, close_ts, session_seq, month from {{ ref('int_sessions') }}
+),
+
+closes as (
+    select close_ts as ts, session_date from sessions
+),
+
+cash as (
+    {{ cash_at('closes') }}
+),
+
+positions as (
+    select
+        session_date,
+        sum(market_value) as positions_value,
+        count(*) filter (where mark_source = 'fill' and quantity <> 0) as n_fill_marked
+    from {{ ref('int_holdings_at_close') }}
+    group by session_date
+),
+
+flows as (
+    select session_date, sum(amount) as flows
+    from {{ ref('int_cash_flows') }}
+    where session_date is not null
+    group by session_date
+),
+
+nav as (
+    select
+        s.session_date,
+        s.close_ts,
+        s.session_seq,
+        s.month,
+        c.cash,
+        coalesce(p.positions_value, 0) as positions_value,
+        c.cash + coalesce(p.positions_value, 0) as nav,
+        coalesce(f.flows, 0) as flows,
+        coalesce(p.n_fill_marked, 0) as n_fill_marked
+    from sessions as s
+    join cash as c using (session_date)
+    left join positions as p using (session_date)
+    left join flows as f using (session_date)
+),
+
+with_prev as (
+    select
+        *,
+        lag(nav, 1, 0) over (order by session_date) as prev_nav
+    from nav
+)
+
+select
+    session_date,
+    nav,
+    cash,
+    flows,
+    nav - prev_nav - flows as pnl,
+    {{ safe_divide('nav - prev_nav - flows', 'prev_nav + flows') }} as daily_return,
+    prev_nav,
+    positions_value,
+    close_ts,
+    session_seq,
+    month,
+    n_fill_marked
+from with_prev
+order by session_date
