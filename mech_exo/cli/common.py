@@ -1,0 +1,81 @@
+"""Shared CLI plumbing: the home option, JSON output, money/percent formatting, failure exits.
+
+Kept free of heavy imports (dbt, Great Expectations, Dagster): read commands must answer fast.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from datetime import date, datetime
+from typing import Any, Callable
+
+import click
+
+from mech_exo.home import Home
+
+
+class ExoError(click.ClickException):
+    """A failure the user can act on: printed as one line, exit code 1."""
+
+    def show(self, file=None) -> None:  # one readable line, no traceback
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def get_home(ctx: click.Context) -> Home:
+    obj = ctx.find_root().obj or {}
+    return obj.get("home") or Home.resolve(None)
+
+
+def pass_home(f: Callable) -> Callable:
+    """Decorator (innermost): call ``f(home, ...)`` with the home from --home / EXO_HOME / cwd."""
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        return f(get_home(click.get_current_context()), *args, **kwargs)
+    return wrapper
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, (datetime, date)):
+        return o.isoformat()
+    if hasattr(o, "item"):  # numpy scalars
+        return o.item()
+    return str(o)
+
+
+def emit_json(payload: Any) -> None:
+    click.echo(json.dumps(payload, default=_default, indent=2, sort_keys=False))
+
+
+def money(x: float | None) -> str:
+    if x is None:
+        return "—"
+    sign = "-" if x < 0 else ""
+    return f"{sign}${abs(x):,.0f}"
+
+
+def pct(x: float | None, digits: int = 2, signed: bool = True) -> str:
+    """A fraction as a percentage: -0.0093 → '-0.93%'."""
+    if x is None:
+        return "—"
+    return f"{x * 100:+.{digits}f}%" if signed else f"{x * 100:.{digits}f}%"
+
+
+SEVERITY_STYLE = {"CRITICAL": "bold red", "WARNING": "yellow", "INFO": "cyan", "OK": "green",
+                  "WARN": "yellow", "FAIL": "bold red", None: ""}
+
+
+def console():
+    from rich.console import Console
+    return Console(highlight=False, soft_wrap=False, width=max(100, _term_width()))
+
+
+def _term_width() -> int:
+    import shutil
+    return shutil.get_terminal_size((120, 40)).columns
+
+
+def fail(msg: str) -> None:
+    raise ExoError(msg)

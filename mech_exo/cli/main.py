@@ -1,0 +1,55 @@
+"""Entry point of `exo`. Each command group lives in its own module and is imported lazily, so
+`exo kill status` never pays for dbt, Great Expectations or Dagster imports."""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from mech_exo.home import Home
+
+# group name -> (module, attribute, one-line help). Add a group here and in its module.
+GROUPS: dict[str, tuple[str, str, str]] = {
+    "init": ("mech_exo.cli.home_cmds", "init_cmd", "Write a fresh home (config templates, folders)."),
+    "run": ("mech_exo.cli.home_cmds", "run_cmd", "Run the data pipeline once: ingest → dbt build → checks → guards."),
+    "demo": ("mech_exo.cli.home_cmds", "demo_cmd", "Build a demo home whose story trips the guards, run it, show what happened."),
+    "kill": ("mech_exo.cli.kill", "kill", "Kill-switch: status, history, off, on."),
+    "drill": ("mech_exo.cli.drill", "drill", "Rollback drills: run one, show status."),
+    "alerts": ("mech_exo.cli.alerts", "alerts", "Alert config, history, acknowledgement."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(GROUPS)
+
+    def get_command(self, ctx, name):
+        spec = GROUPS.get(name)
+        if spec is None:
+            return None
+        module = importlib.import_module(spec[0])
+        return getattr(module, spec[1])
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, GROUPS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--home", "home", type=click.Path(file_okay=False), default=None,
+              help="Home directory (default: $EXO_HOME, else the current directory).")
+@click.version_option(package_name="mech-exo-riskops")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None) -> None:
+    """Mech-Exo risk operations: NAV, P&L, drawdown and VaR; the kill-switch; alerts; drills."""
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = Home.resolve(home)
+
+
+def main() -> None:
+    cli(prog_name="exo")
+
+
+if __name__ == "__main__":
+    main()
