@@ -27,6 +27,7 @@ same is not re-parsed; anything else is re-landed whole under the same key with 
 """
 from __future__ import annotations
 
+import csv
 import fcntl
 import hashlib
 import json
@@ -476,8 +477,6 @@ def _table(columns: dict[str, list], schema: pa.Schema) -> pa.Table:
 # securities.csv
 # ------------------------------------------------------------------------------------------------
 def _read_securities(home: Home, col: _Collector, warnings: list[str]) -> pa.Table:
-    import csv
-
     path, rel = home.securities_csv, _rel(home, home.securities_csv)
     if not path.exists():
         warnings.append(f"{rel} not found: every symbol gets sector UNKNOWN")
@@ -549,7 +548,6 @@ def _discover_mark_files(home: Home, warnings: list[str]) -> list[Path]:
 def _read_csv_marks(rel: str, data: bytes, col: _Collector) -> pa.Table | None:
     """ts, symbol, price as text (we parse strictly ourselves); None after a file-level violation."""
     first_line = data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
-    import csv
     header = next(csv.reader([first_line]), []) if first_line.strip() else []
     names = {h.strip().lower(): h for h in reversed(header)}
     missing = [c for c in MARK_COLUMNS if c not in names]

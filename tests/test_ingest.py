@@ -7,7 +7,6 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -612,3 +611,24 @@ def test_result_summary_and_dict_are_printable(home):
     assert "ingest #1: 1 fills, 1 cash flows, 1 securities, 1 marks" in result.summary()
     d = result.to_dict()
     assert d["dirty_from"] == "2026-03-09T13:00:00Z" and json.dumps(d)
+
+
+def test_duckdb_reads_landing_with_the_contract_types(home):
+    """dbt reads these files with DuckDB; the contract is written in DuckDB types."""
+    import duckdb
+
+    ingest(home, now=NOW)
+    con = duckdb.connect()
+    d = str(home.landing_dir)
+    fills = con.execute(f"describe select * from read_parquet('{d}/fills.parquet')").fetchall()
+    assert [(r[0], r[1]) for r in fills] == [
+        ("fill_id", "VARCHAR"), ("ts", "TIMESTAMP"), ("symbol", "VARCHAR"), ("side", "VARCHAR"),
+        ("quantity", "DOUBLE"), ("price", "DOUBLE"), ("commission", "DOUBLE"), ("strategy", "VARCHAR"),
+        ("source_row", "BIGINT")]
+    marks = con.execute(f"describe select * from read_parquet('{d}/marks/*.parquet', union_by_name = true)").fetchall()
+    assert [(r[0], r[1]) for r in marks] == [
+        ("ts", "TIMESTAMP"), ("symbol", "VARCHAR"), ("price", "DOUBLE"), ("source_file", "VARCHAR"),
+        ("source_row", "BIGINT"), ("landed_seq", "BIGINT")]
+    batches = con.execute(f"describe select * from read_parquet('{d}/batches.parquet')").fetchall()
+    assert [r[1] for r in batches] == ["BIGINT", "TIMESTAMP", "TIMESTAMP", "BOOLEAN", "BIGINT", "BIGINT", "BIGINT"]
+    assert con.execute(f"select ts from read_parquet('{d}/marks/*.parquet')").fetchone()[0] == datetime(2026, 3, 9, 20)
