@@ -459,3 +459,43 @@ def test_token_never_appears_in_output_logs_records_or_errors(live, tg, monkeypa
     assert any(p.name == "alerts.jsonl" for p in files) and any(p.parent.name == "outbox" for p in files)
     for p in files:
         assert token not in p.read_text(errors="replace"), p
+
+
+# --- more edges ----------------------------------------------------------------------------------------
+def test_shipped_template_matches_the_built_in_defaults():
+    from mech_exo.alerts.settings import default_settings
+    shipped = load_alert_settings(REPO / "config" / "alerts.yml")
+    for key in ("channels", "routing", "escalation"):
+        assert shipped[key] == default_settings()[key], key
+
+
+def test_concurrent_senders_with_one_dedup_key_raise_one_alert(home):
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as pool:
+        recs = list(pool.map(lambda _: send_alert(home, severity="WARNING", type="var", message="m",
+                                                  dedup_key="var:2026-11-24"), range(8)))
+    assert len({r["alert_id"] for r in recs}) == 1
+    assert sum(not r["duplicate"] for r in recs) == 1 and len(events(home, "alert")) == 1
+
+
+def test_undelivered_escalation_waits_in_the_outbox_under_its_own_channel(live, tg):
+    rec = send_alert(live, severity="CRITICAL", type="daily_stop", message="DAY LOSS", now=T0)
+    tg.queue(fail("Bad Request: chat not found"))
+    (ev,) = run_escalation(live, T0 + timedelta(minutes=15))
+    assert ev["delivered"] is False and ev["outbox_id"]
+    (item,) = [it for _, it in outbox.pending(live)]
+    assert item["channel"] == "telegram@lead" and item["chat_id"] == "-100777"
+    assert run_escalation(live, T0 + timedelta(minutes=16)) == []  # recorded: not re-sent, the outbox has it
+    assert flush_outbox(live)["delivered"] == 1
+    assert tg.calls("sendMessage")[-1]["json"]["chat_id"] == "-100777"
+    row = alert_history(live, 24, now=T0)[0]
+    assert row["deliveries"]["telegram@lead"]["delivered"] is True and row["alert_id"] == rec["alert_id"]
+
+
+def test_corrupt_outbox_file_is_buried_with_a_reason(live, tg):
+    bad = outbox.outbox_dir(live) / "00000000000000000000-deadbeef.json"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_text("{not json")
+    summary = flush_outbox(live)
+    assert summary["dead"] == 1 and not bad.exists() and (bad.parent / "dead" / bad.name).exists()
+    assert "unreadable outbox file" in events(live, "delivery")[-1]["error"]

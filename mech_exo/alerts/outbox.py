@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,8 @@ def put(home: Home, *, alert_id: str, channel: str, method: str, text: str | Non
         attempts: int = 0, error: str | None = None) -> dict[str, Any]:
     """Park one request. ``chat_id`` is stored only when it is not the default chat (escalation contacts)."""
     created = iso_utc()
-    item_id = f"{created.replace(':', '').replace('-', '')}-{uuid.uuid4().hex[:8]}"
+    # nanosecond prefix: file names sort in creation order (FIFO) even within one second
+    item_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
     item = {"outbox_id": item_id, "alert_id": alert_id, "channel": channel, "method": method,
             "text": text, "caption": caption, "attachment": attachment, "chat_id": chat_id,
             "created_at": created, "attempts": attempts, "last_error": error, "last_try_at": created}

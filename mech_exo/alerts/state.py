@@ -64,7 +64,7 @@ def view(st: dict[str, Any]) -> dict[str, Any]:
     a = st["alert"]
     deliveries = {ch: {"delivered": bool(d.get("delivered")), "attempts": d.get("attempts"),
                        "error": d.get("error"), "at": d.get("at")}
-                  for ch, d in st["deliveries"].items() if ch in (a.get("channels") or [])}
+                  for ch, d in st["deliveries"].items()}  # all channels, as model alert_log rolls them up
     tg = deliveries.get("telegram")
     ack = st["ack"] or {}
     esc = st["escalations"]
