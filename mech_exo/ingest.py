@@ -76,6 +76,7 @@ FLOWS_SCHEMA = pa.schema([
     ("source_row", pa.int64()),
 ])
 SECURITIES_SCHEMA = pa.schema([("symbol", pa.string()), ("sector", pa.string()), ("name", pa.string())])
+SCHEMA_PLACEHOLDER = "_schema.parquet"  # zero rows; keeps the dbt source glob non-empty
 MARKS_SCHEMA = pa.schema([
     ("ts", TS), ("symbol", pa.string()), ("price", pa.float64()), ("source_file", pa.string()),
     ("source_row", pa.int64()), ("landed_seq", pa.int64()),
@@ -876,7 +877,12 @@ def _land(home: Home, state: dict | None, now_us: int, fills: pa.Table, flows: p
         new_state[mf.rel] = entry
     removed = sorted(set(known) - set(new_state))
     dirty += [known[r]["min_ts"] for r in removed if known[r].get("min_ts") is not None]
-    keep = {f"{e['key']}.parquet" for e in new_state.values()}
+    # A zero-row file with the marks schema is always present, so the dbt source's glob matches
+    # even in a home with no market data yet (DuckDB fails on a glob that matches nothing).
+    schema_file = marks_dir / SCHEMA_PLACEHOLDER
+    if not schema_file.exists():
+        _write_parquet_atomic(MARKS_SCHEMA.empty_table(), schema_file)
+    keep = {f"{e['key']}.parquet" for e in new_state.values()} | {SCHEMA_PLACEHOLDER}
     orphans = [p for p in marks_dir.glob("*.parquet") if p.name not in keep]
     for p in orphans:
         p.unlink()

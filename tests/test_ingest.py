@@ -17,6 +17,7 @@ from ingest_fixtures import (
 from mech_exo.ingest import (
     BATCHES_SCHEMA, FILLS_SCHEMA, FLOWS_SCHEMA, MARKS_SCHEMA, SECURITIES_SCHEMA, InputError, ingest, mark_key,
 )
+from mech_exo.home import Home, init_home
 from mech_exo.timeparse import parse_iso_utc, parse_one
 
 UTC = timezone.utc
@@ -603,7 +604,22 @@ def test_many_mark_files_in_subdirectories_are_all_landed_in_sorted_order(home):
     result = ingest(home, now=NOW)
     assert result.files_landed == ["data/market/2026/02/m.csv", "data/market/2026/03/m.csv",
                                    "data/market/b/m.csv", "data/market/close.csv"]
-    assert len(list((home.landing_dir / "marks").glob("*.parquet"))) == 4
+    # one landing file per input file, plus the zero-row schema placeholder the dbt glob needs
+    landed = sorted(p.name for p in (home.landing_dir / "marks").glob("*.parquet"))
+    assert len(landed) == 5 and "_schema.parquet" in landed
+
+
+def test_a_home_without_market_data_still_lands_a_readable_marks_glob(tmp_path):
+    """dbt's source is a glob over landing/marks: it must match a file even with no market data."""
+    import duckdb
+
+    bare = Home(tmp_path / "bare")
+    init_home(bare)
+    result = ingest(bare, now=NOW)
+    assert result.n_marks == 0
+    rows = duckdb.connect().execute(
+        f"select count(*) from read_parquet('{bare.landing_dir}/marks/*.parquet')").fetchone()
+    assert rows == (0,)
 
 
 def test_result_summary_and_dict_are_printable(home):
