@@ -499,3 +499,10 @@ def test_corrupt_outbox_file_is_buried_with_a_reason(live, tg):
     summary = flush_outbox(live)
     assert summary["dead"] == 1 and not bad.exists() and (bad.parent / "dead" / bad.name).exists()
     assert "unreadable outbox file" in events(live, "delivery")[-1]["error"]
+
+
+def test_scrub_hides_token_shaped_text_even_when_no_token_is_configured(home):
+    text = "Max retries exceeded with url: /bot555:other-secret/sendMessage; token 123456:ABCdefGHIjklMNOpqrSTUvwx"
+    clean = scrub(text)
+    assert "other-secret" not in clean and "ABCdefGHIjklMNOpqrSTUvwx" not in clean
+    assert scrub("/home/bottle/report.md") == "/home/bottle/report.md"  # ordinary paths untouched

@@ -50,6 +50,7 @@ def alerts_config_summary(home: Home) -> dict[str, Any]:
         "escalation": cfg["escalation"],
         "contacts": {k: {"name": (v or {}).get("name"), "telegram_chat_id": "set" if (v or {}).get("telegram_chat_id") else "not set"}
                      for k, v in cfg["contacts"].items()},
+        "approvers": [{"name": (a or {}).get("name"), "role": (a or {}).get("role")} for a in cfg.get("approvers") or []],
         "outbox": {"path": str(outbox.outbox_dir(home)), "pending": len(outbox.pending(home))},
         "note": None if ready else "Telegram not configured: alerts go to the console and the alert log only "
                                    "(set TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID).",

@@ -13,7 +13,7 @@ import re
 HIDDEN = "<hidden>"
 # Telegram tokens look like 123456789:AAH...; hide anything of that shape after "bot" in a URL too.
 _TOKEN_SHAPE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
-_BOT_PATH = re.compile(r"/bot[^/\s'\"]+")
+_BOT_PATH = re.compile(r"/bot[^/\s'\"]*:[^/\s'\"]+")  # Bot API tokens are always <digits>:<secret>
 
 
 def scrub(text: object, token: str | None = None) -> str:
