@@ -32,13 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     out = send_test_alert(home, channel=args.channel, dry_run=args.dry_run, **kw)
     if args.json:
         print(scrub(json.dumps(out, indent=2, default=str, ensure_ascii=False)))
-    elif out["ok"] and out["dry_run"]:
+    elif out["dry_run"]:
         print(f"DRY RUN — would send via {', '.join(out['channels'])} "
               f"(Telegram API {out['telegram_api_base']}):\n---\n{out['would_send']}\n---")
+        if not out["ok"]:
+            print(f"NOT READY — {out['error']}", file=sys.stderr)
     elif out["ok"]:
         a = out["alert"]
-        print(f"OK — test alert {a['alert_id']} delivered via {', '.join(a['channels'])} "
-              f"(Telegram attempts: {a['attempts']})")
+        tries = f" (Telegram attempts: {a['attempts']})" if "telegram" in a["channels"] else ""
+        print(f"OK — test alert {a['alert_id']} delivered via {', '.join(a['channels'])}{tries}")
     else:
         where = out.get("alert", {}).get("alert_id")
         print(scrub(f"FAILED — {out['error']}" + (f" (alert {where} recorded; undelivered part waits in the outbox)"
