@@ -17,7 +17,7 @@
         g.symbol,
         pos.position as quantity,
         coalesce(mk.price, fp.fill_price) as mark,
-        case when mk.price is not null then 'market' else 'fill' end as mark_source,
+        case when mk.price is not null then 'mark' else 'fill' end as mark_source,
         pos.position * coalesce(mk.price, fp.fill_price) as market_value
     from (
         select t.ts, t.session_date, p.strategy, p.symbol

@@ -1,11 +1,13 @@
 -- Fills with the session they belong to: the first session date on or after their local date
--- (a fill on a holiday counts toward the next session; one after the last session has none yet).
+-- (a fill on a holiday counts toward the next session; one after the last session has none yet),
+-- and the session whose close first includes them (close_{d−1} < ts <= close_d): the window in
+-- which a fill moves a P&L that is measured close to close (strategy_daily_pnl, day_pnl).
 with fills as (
     select * from {{ ref('stg_landing__fills') }}
 ),
 
 sessions as (
-    select session_date from {{ ref('int_sessions') }}
+    select session_date, close_ts from {{ ref('int_sessions') }}
 )
 
 select
@@ -21,7 +23,10 @@ select
     f.signed_qty * f.price as signed_notional,
     f.local_date,
     s.session_date,
+    v.session_date as valuation_session_date,
     f.source_row
 from fills as f
 asof left join sessions as s
     on f.local_date <= s.session_date
+asof left join sessions as v
+    on f.ts <= v.close_ts

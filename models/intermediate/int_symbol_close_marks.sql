@@ -22,7 +22,7 @@ marked as (
         g.session_seq,
         g.symbol,
         coalesce(mk.price, fp.fill_price) as mark,
-        case when mk.price is not null then 'market' when fp.fill_price is not null then 'fill' end as mark_source
+        case when mk.price is not null then 'mark' when fp.fill_price is not null then 'fill' end as mark_source
     from grid as g
     asof left join {{ ref('int_close_mark_timeline') }} as mk
         on mk.symbol = g.symbol and g.close_ts >= mk.ts

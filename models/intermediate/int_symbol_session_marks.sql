@@ -33,7 +33,7 @@ select
     max(ts) filter (where ts <= close_ts) as close_mark_ts,
     arg_max(price, ts) as last_price,
     max(ts) as last_ts,
-    count(*) as n_marks,
+    count(distinct ts) as n_marks,
     {{ latest_batch_seq() }} as batch_seq
 from with_close
 group by symbol, local_date

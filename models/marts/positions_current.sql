@@ -1,6 +1,7 @@
 -- The book now: every non-zero strategy × symbol position as of T, the latest mark or fill
 -- instant that belongs to a session, valued at the as-of mark (fill-price fallback flagged).
--- day_pnl = value(T) − value at the previous close − today's fills' signed notional − today's commissions.
+-- day_pnl = value(T) − value at the previous close − signed notional and commissions of the fills
+-- since the previous close (close_{d−1} < ts <= T).
 with asof_time as (
     select max(ts) as ts from (
         select max(ts) as ts from {{ ref('stg_landing__marks') }}
@@ -35,12 +36,14 @@ prev_close as (
 ),
 
 today_fills as (
-    select strategy, symbol,
-           sum(signed_notional) as fills_notional,
-           sum(commission) as commissions
-    from {{ ref('int_fills') }}
-    where session_date = (select session_date from now)
-    group by strategy, symbol
+    select f.strategy, f.symbol,
+           sum(f.signed_notional) as fills_notional,
+           sum(f.commission) as commissions
+    from {{ ref('int_fills') }} as f
+    cross join now as n
+    left join {{ ref('int_sessions') }} as p on p.session_date = n.prev_session_date
+    where f.ts <= n.ts and (p.close_ts is null or f.ts > p.close_ts)
+    group by f.strategy, f.symbol
 ),
 
 securities as (

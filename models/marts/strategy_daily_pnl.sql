@@ -1,6 +1,9 @@
 -- P&L per strategy per session (SPEC §3):
 --   Σ over its symbols (position·mark at d's close − the same at d−1's close)
 --   − Σ its fills' signed_qty·price on d − its commissions on d
+-- "Fills on d" are the fills in d's valuation window (close_{d−1}, close_d], the same window the
+-- close-to-close value change measures, so a fill after d's close counts on d+1 and the
+-- strategies add up to nav_daily.pnl (flows aside).
 with holdings as (
     select session_date, strategy, sum(market_value) as value
     from {{ ref('int_holdings_at_close') }}
@@ -16,7 +19,7 @@ fills as (
            sum(signed_notional) as fills_notional,
            sum(commission) as commissions,
            count(*) as n_fills
-    from {{ ref('int_fills') }}
+    from (select valuation_session_date as session_date, * exclude (session_date) from {{ ref('int_fills') }})
     where session_date is not null
     group by session_date, strategy
 ),

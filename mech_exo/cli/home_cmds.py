@@ -1,0 +1,165 @@
+"""`exo init`, `exo run`, `exo demo`: make a home, run the pipeline on it, tell the story."""
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime, timezone
+
+import click
+
+from mech_exo.cli.common import ExoError, console, emit_json, json_option, money, pass_home, pct
+from mech_exo.home import Home, init_home
+
+
+@click.command("init")
+@click.option("--force", is_flag=True, help="Overwrite existing config files with the templates.")
+@json_option
+@pass_home
+def init_cmd(home: Home, force: bool, as_json: bool) -> None:
+    """Write a fresh home: config templates and folders. Existing data is never touched."""
+    written = init_home(home, force=force)
+    if as_json:
+        emit_json({"home": str(home.root), "configs": [{"path": p, "action": a} for p, a in written]})
+        return
+    c = console()
+    c.print(f"home: [bold]{home.root}[/]")
+    for path, action in written:
+        c.print(f"  {action:8} {path}")
+    c.print("next: put fills in data/trading.db and marks under data/market/, then `exo run`")
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def print_report(report, c) -> None:
+    """The short status every run ends with."""
+    from rich.table import Table
+
+    h = report.headline or {}
+    if report.ok:
+        c.print(f"[green]pipeline OK[/] in {report.duration_s:.1f}s")
+    else:
+        c.print(f"[bold red]pipeline FAILED at {report.failed_step}[/]: {report.error}")
+    if h.get("session_date"):
+        t = Table(title=f"Latest session {h['session_date']}", show_header=False, box=None, padding=(0, 2))
+        t.add_row("NAV (close)", money(h.get("nav")))
+        t.add_row("Day P&L / return", f"{money(h.get('day_pnl'))}  {pct(h.get('day_return'))}")
+        t.add_row("Latest intraday", f"{h.get('latest_ts')}  {pct(h.get('latest_day_return'))} "
+                                     f"(worst {pct(h.get('worst_day_return'))})")
+        t.add_row("MTD return / drawdown", f"{pct(h.get('mtd_return'))} / {pct(h.get('mtd_drawdown'))}"
+                                          f"  ({h.get('history_days')} sessions of history)")
+        t.add_row("VaR 95 / 99", f"{money(h.get('var95_usd'))} ({pct(h.get('utilization95'), 1, False)} of limit) / "
+                                 f"{money(h.get('var99_usd'))} ({pct(h.get('utilization99'), 1, False)})  level={h.get('level')}")
+        c.print(t)
+    if report.build:
+        c.print(report.build["summary"])
+        for f in report.build["tests_failed"][:10]:
+            c.print(f"  [red]test failed[/] {f}")
+    if report.checks:
+        bad = [o for o in report.checks if not o["passed"]]
+        c.print(f"data checks: {len(report.checks) - len(bad)} passed, {len(bad)} failed")
+        for o in bad[:10]:
+            style = "yellow" if o["severity"] == "WARN" else "red"
+            c.print(f"  [{style}]{o['severity']}[/] {o['suite']}.{o['check']}: {o['observed']}")
+    for g in report.guards:
+        if not g.get("severity"):
+            continue
+        style = {"CRITICAL": "bold red", "WARNING": "yellow"}.get(g["severity"], "cyan")
+        act = " → TRADING HALTED" if g.get("halted") else (" (switch already off)" if g.get("halt") else "")
+        c.print(f"  [{style}]{g['severity']}[/] {g['guard']}: {g['message']}{act}")
+
+
+@click.command("run")
+@click.option("--full-refresh", is_flag=True, help="Rebuild every model from scratch (after removed inputs).")
+@click.option("--no-guards", is_flag=True, help="Build and check only; do not evaluate the guards.")
+@click.option("--now", default=None, help="Evaluate as of this UTC instant (ISO-8601); default: the clock.")
+@json_option
+@pass_home
+def run_cmd(home: Home, full_refresh: bool, no_guards: bool, now: str | None, as_json: bool) -> None:
+    """Run the data pipeline once, in-process: ingest → dbt build → checks → guards."""
+    from mech_exo.pipeline import run_pipeline
+
+    c = console()
+    if not home.risk_yml.exists():
+        raise ExoError(f"{home.root} is not a home (no config/risk.yml) — run `exo init` first")
+    counter = {"n": 0}
+
+    def node(name: str, rtype: str, status: str) -> None:
+        counter["n"] += 1
+        if not as_json and status not in ("success", "pass"):
+            c.print(f"  dbt {rtype} {name}: [red]{status}[/]")
+        elif not as_json and counter["n"] % 20 == 0:
+            c.print(f"  dbt … {counter['n']} nodes done")
+
+    report = run_pipeline(home, now=_parse_now(now), full_refresh=full_refresh, guards=not no_guards,
+                          by=f"cli:{_user()}", progress=None if as_json else (lambda m: c.print(f"• {m}")),
+                          node_progress=node)
+    if as_json:
+        from mech_exo.pipeline import as_jsonable
+        emit_json(as_jsonable(report))
+    else:
+        print_report(report, c)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+@click.command("demo")
+@click.option("--seed", default=7, show_default=True, help="Random seed (the demo is deterministic).")
+@click.option("--end-date", default="2026-11-20", show_default=True, help="Last session of the demo history.")
+@click.option("--force", is_flag=True, help="Rebuild the demo home even if it exists.")
+@json_option
+@pass_home
+def demo_cmd(home: Home, seed: int, end_date: str, force: bool, as_json: bool) -> None:
+    """Make a demo home with a year of sample data whose story trips the guards, run it, show what happened.
+
+    Use --home to choose where (default: the current directory). Telegram is not used unless
+    TELEGRAM_BOT_TOKEN is set: alerts go to the console and the alert log.
+    """
+    import shutil
+
+    from mech_exo.demo_data import write_demo_inputs
+    from mech_exo.pipeline import run_pipeline
+
+    c = console()
+    if home.trading_db.exists() and not force:
+        raise ExoError(f"{home.trading_db} exists — this home already has data; use --force to rebuild the demo")
+    if force:
+        for sub in (home.data_dir, home.reports_dir, home.config_dir):
+            shutil.rmtree(sub, ignore_errors=True)
+        home.drill_lock.unlink(missing_ok=True)
+    init_home(home)
+    story = write_demo_inputs(home, seed=seed, end_date=date.fromisoformat(end_date))
+    if not as_json:
+        c.print(f"demo home: [bold]{home.root}[/]")
+        for line in story.get("narrative", []):
+            c.print(f"  story: {line}")
+    # Evaluate "now" just after the last session's close, so the story is judged as the day ends.
+    now = story.get("evaluate_at")
+    report = run_pipeline(home, now=now, by="exo demo",
+                          progress=None if as_json else (lambda m: c.print(f"• {m}")))
+    if as_json:
+        from mech_exo.pipeline import as_jsonable
+        emit_json({"story": as_jsonable(story), "report": as_jsonable(report)})
+    else:
+        print_report(report, c)
+        from mech_exo.killswitch import read_state
+
+        st = read_state(home)
+        state = "[green]ENABLED[/]" if st.trading_enabled else f"[bold red]DISABLED[/] ({st.trigger}: {st.reason})"
+        c.print(f"kill-switch: trading {state}")
+        c.print(f"next: `exo --home {home.root} kill status`, `exo --home {home.root} monthly status`, "
+                f"SQL on {home.analytics_db}")
+    if not report.ok:
+        sys.exit(1)

@@ -1,0 +1,372 @@
+"""The data pipeline's steps: ingest → dbt build → publish snapshot → data checks → guards.
+
+Each step is a plain function of a home so that the Dagster assets (``dagster_project/``) and
+``exo run`` execute exactly the same code. Only ``build`` writes the database
+(``data/warehouse/build.duckdb``); ``publish`` turns a successful build into the read-only snapshot
+``data/analytics.duckdb`` that every reader opens (see docs/ARCHITECTURE.md "One writer").
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from mech_exo.config import dbt_vars, load_risk_config
+from mech_exo.home import REPO_ROOT, Home
+
+DBT_PROJECT_DIR = REPO_ROOT
+
+
+class PipelineError(RuntimeError):
+    """A step failed; the message says which step and why (one line, for the on-call)."""
+
+
+# ------------------------------------------------------------------------------------------------
+# dbt
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class NodeResult:
+    name: str
+    resource_type: str  # model | test | unit_test | seed ...
+    status: str         # success | error | pass | fail | warn | skipped
+    message: str = ""
+    failures: int = 0
+    execution_time: float = 0.0
+
+
+@dataclass
+class BuildResult:
+    success: bool
+    nodes: list[NodeResult] = field(default_factory=list)
+    duration_s: float = 0.0
+    full_refresh: bool = False
+    error: str | None = None
+
+    def count(self, resource_types: tuple[str, ...], statuses: tuple[str, ...]) -> int:
+        return sum(1 for n in self.nodes if n.resource_type in resource_types and n.status in statuses)
+
+    @property
+    def models_ok(self) -> int:
+        return self.count(("model",), ("success",))
+
+    @property
+    def models_failed(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.resource_type == "model" and n.status in ("error", "skipped")]
+
+    @property
+    def tests_passed(self) -> int:
+        return self.count(("test", "unit_test"), ("pass",))
+
+    @property
+    def tests_failed(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.resource_type in ("test", "unit_test") and n.status in ("fail", "error")]
+
+    @property
+    def tests_warned(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.resource_type in ("test", "unit_test") and n.status == "warn"]
+
+    def summary(self) -> str:
+        s = (f"dbt build: {self.models_ok} models built, {self.tests_passed} tests passed, "
+             f"{len(self.tests_failed)} failed, {len(self.tests_warned)} warned in {self.duration_s:.1f}s")
+        if self.full_refresh:
+            s += " (full refresh)"
+        return s
+
+
+@contextmanager
+def _exo_home_env(home: Home) -> Iterator[None]:
+    """dbt's profile and sources locate the home through ``env_var('EXO_HOME')``."""
+    old = os.environ.get("EXO_HOME")
+    os.environ["EXO_HOME"] = str(home.root)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("EXO_HOME", None)
+        else:
+            os.environ["EXO_HOME"] = old
+
+
+def dbt_args(home: Home, command: str, risk: dict[str, Any], extra: list[str] | None = None) -> list[str]:
+    """CLI args for a dbt command on this home: target/logs live in the home, never in the checkout."""
+    return [
+        command,
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(home.warehouse_dir / "dbt_target"),
+        "--log-path", str(home.warehouse_dir / "dbt_logs"),
+        "--vars", json.dumps(dbt_vars(risk)),
+        *(extra or []),
+    ]
+
+
+def build(home: Home, *, full_refresh: bool = False, select: str | None = None,
+          progress: Callable[[str, str, str], None] | None = None) -> BuildResult:
+    """Run ``dbt build`` in-process on the home's build database.
+
+    ``progress(node_name, resource_type, status)`` is called as each node finishes.
+    """
+    from dbt.cli.main import dbtRunner  # heavy import: only when building
+
+    risk = load_risk_config(home.risk_yml)
+    home.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    extra = ["--full-refresh"] if full_refresh else []
+    if select:
+        extra += ["--select", select]
+    nodes: list[NodeResult] = []
+
+    def on_event(ev) -> None:
+        if progress is None or ev.info.name != "NodeFinished":
+            return
+        ni = ev.data.node_info
+        progress(ni.node_name, ni.resource_type, ni.node_status)
+
+    started = time.perf_counter()
+    with _exo_home_env(home):
+        res = dbtRunner(callbacks=[on_event]).invoke(dbt_args(home, "build", risk, extra + ["--quiet"]))
+    duration = time.perf_counter() - started
+    if res.result is not None and hasattr(res.result, "results"):
+        for r in res.result.results:
+            node = r.node
+            nodes.append(NodeResult(
+                name=node.name,
+                resource_type=str(node.resource_type),
+                status=str(r.status),
+                message=(r.message or "")[:500] if isinstance(r.message, str) else "",
+                failures=int(r.failures or 0),
+                execution_time=float(r.execution_time or 0.0),
+            ))
+    error = None
+    if res.exception is not None:
+        error = f"{type(res.exception).__name__}: {res.exception}"
+    result = BuildResult(success=bool(res.success), nodes=nodes, duration_s=duration,
+                         full_refresh=full_refresh, error=error)
+    if result.error is None and result.models_failed:
+        first = result.models_failed[0]
+        result.error = f"model {first.name} {first.status}: {first.message}"
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# publish
+# ------------------------------------------------------------------------------------------------
+def publish(home: Home) -> Path:
+    """Copy the finished build to ``data/analytics.duckdb`` atomically.
+
+    A reader that has the old snapshot open keeps reading it (rename does not disturb an open
+    file); the next reader gets the new one. The build is checkpointed first so the copy holds
+    everything (no WAL is copied).
+    """
+    import duckdb
+
+    src = home.build_db
+    if not src.exists():
+        raise PipelineError(f"publish: {src} does not exist — the build has not run")
+    con = duckdb.connect(str(src))
+    try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    tmp = home.analytics_db.with_name(home.analytics_db.name + ".tmp")
+    shutil.copyfile(src, tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, home.analytics_db)
+    return home.analytics_db
+
+
+def open_snapshot(home: Home):
+    """A read-only connection to the published snapshot (never the build file)."""
+    import duckdb
+
+    if not home.analytics_db.exists():
+        raise PipelineError(f"no data yet at {home.analytics_db} — run `exo run`")
+    return duckdb.connect(str(home.analytics_db), read_only=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# status
+# ------------------------------------------------------------------------------------------------
+def headline(con) -> dict[str, Any]:
+    """Latest session's NAV, day and MTD return, VaR utilisation — what `exo run` ends with."""
+    def one(sql: str) -> dict[str, Any] | None:
+        cur = con.execute(sql)
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row))
+
+    daily = one("select session_date, nav, pnl, daily_return from nav_daily order by session_date desc limit 1")
+    if daily is None:
+        return {"session_date": None}
+    intraday = one("select ts, nav, day_pnl, day_return from nav_intraday order by ts desc limit 1")
+    worst = one("""select min(day_return) as worst_day_return from nav_intraday
+                   where session_date = (select max(session_date) from nav_intraday)""")
+    mtd = one("select mtd_return, mtd_drawdown, history_days, guard_armed from mtd_drawdown order by session_date desc limit 1")
+    var = one("""select var95_usd, var99_usd, utilization95, utilization99, level
+                 from var_daily order by session_date desc limit 1""")
+    return {
+        "session_date": daily["session_date"],
+        "nav": daily["nav"],
+        "day_pnl": daily["pnl"],
+        "day_return": daily["daily_return"],
+        "latest_ts": intraday["ts"] if intraday else None,
+        "latest_nav": intraday["nav"] if intraday else None,
+        "latest_day_return": intraday["day_return"] if intraday else None,
+        "worst_day_return": worst["worst_day_return"] if worst else None,
+        **(mtd or {}),
+        **(var or {}),
+    }
+
+
+def write_run_status(home: Home, status: dict[str, Any]) -> None:
+    home.state_dir.mkdir(parents=True, exist_ok=True)
+    path = home.state_dir / "last_run.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status, default=str, indent=2))
+    os.replace(tmp, path)
+
+
+def read_run_status(home: Home) -> dict[str, Any] | None:
+    path = home.state_dir / "last_run.json"
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_jsonable(obj: Any) -> Any:
+    if hasattr(obj, "__dataclass_fields__"):
+        return as_jsonable(asdict(obj))
+    if isinstance(obj, dict):
+        return {k: as_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [as_jsonable(v) for v in obj]
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    return obj
+
+
+# ------------------------------------------------------------------------------------------------
+# the whole run (exo run; the Dagster job runs the same steps as assets)
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class RunReport:
+    ok: bool
+    started_at: str
+    finished_at: str | None = None
+    failed_step: str | None = None
+    error: str | None = None
+    ingest: dict[str, Any] | None = None
+    build: dict[str, Any] | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    guards: list[dict[str, Any]] = field(default_factory=list)
+    headline: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+
+def _notify(progress: Callable[[str], None] | None, msg: str) -> None:
+    if progress:
+        progress(msg)
+
+
+def pipeline_failure_alert(home: Home, step: str, error: str, guards_ran: bool = False) -> None:
+    """Risk that cannot be computed is risk that is not watched: say so loudly (never raises)."""
+    consequence = ("guards ran and treat the data as SUSPECT" if guards_ran
+                   else "guards did not run on new data (last good snapshot kept)")
+    try:
+        from mech_exo.alerts import send_alert
+
+        send_alert(home, severity="CRITICAL", type="pipeline",
+                   message=f"DATA PIPELINE FAILED at {step}: {error} — {consequence}",
+                   dedup_key=f"pipeline:{step}:{error[:120]}")
+    except Exception:  # noqa: BLE001 — an alert failure must not mask the pipeline failure
+        pass
+
+
+def run_guards(home: Home, con, *, now: datetime | None, failed_checks: list[str], by: str) -> list[dict]:
+    """The same decision path the Dagster sensors use: evaluate, then halt first and alert second."""
+    from mech_exo.guard_runner import apply_decisions, evaluate_guards
+
+    decisions = evaluate_guards(home, con, now=now, failed_checks=failed_checks, by=by)
+    return apply_decisions(home, decisions, by=by)
+
+
+def run_checks_on_snapshot(home: Home, con, now: datetime | None) -> list[Any]:
+    from mech_exo.checks import run_checks  # Great Expectations: slow import, only here
+
+    return run_checks(home, con=con, now=now)
+
+
+def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool = False,
+                 guards: bool = True, by: str = "exo run",
+                 progress: Callable[[str], None] | None = None,
+                 node_progress: Callable[[str, str, str], None] | None = None) -> RunReport:
+    """ingest → dbt build → publish → checks → guards, once. Never raises for a step failure:
+    the report says which step failed and why (and a CRITICAL alert went out)."""
+    from mech_exo.ingest import InputError, ingest
+
+    home.ensure_dirs()
+    t0 = time.perf_counter()
+    report = RunReport(ok=False, started_at=utc_now().isoformat())
+
+    def finish(step: str | None = None, error: str | None = None, guards_ran: bool = False) -> RunReport:
+        report.failed_step, report.error = step, error
+        report.ok = step is None
+        report.finished_at = utc_now().isoformat()
+        report.duration_s = round(time.perf_counter() - t0, 3)
+        if step is not None:
+            pipeline_failure_alert(home, step, error or "", guards_ran=guards_ran)
+        write_run_status(home, as_jsonable(report))
+        return report
+
+    _notify(progress, "ingest: validating inputs")
+    try:
+        ing = ingest(home, now=now)
+    except InputError as exc:
+        return finish("ingest", str(exc))
+    report.ingest = ing.to_dict()
+    _notify(progress, ing.summary())
+
+    refresh = full_refresh or ing.full_refresh or not home.build_db.exists()
+    _notify(progress, "dbt build" + (" (full refresh)" if refresh else " (incremental)"))
+    b = build(home, full_refresh=refresh, progress=node_progress)
+    report.build = {"success": b.success, "summary": b.summary(), "models_ok": b.models_ok,
+                    "tests_passed": b.tests_passed,
+                    "tests_failed": [f"{n.name}: {n.message}" for n in b.tests_failed],
+                    "models_failed": [f"{n.name}: {n.message}" for n in b.models_failed],
+                    "duration_s": round(b.duration_s, 3), "full_refresh": refresh}
+    _notify(progress, b.summary())
+    if b.models_failed or (b.error and not b.nodes):
+        return finish("dbt build", b.error or "model failed")
+
+    publish(home)
+    _notify(progress, f"published {home.analytics_db}")
+    con = open_snapshot(home)
+    try:
+        _notify(progress, "data checks (Great Expectations)")
+        outcomes = run_checks_on_snapshot(home, con, now)
+        report.checks = [as_jsonable(o) for o in outcomes]
+        failed = [f"{o.suite}.{o.check}" for o in outcomes if not o.passed and o.severity == "ERROR"]
+        failed += [f"dbt:{n.name}" for n in b.tests_failed]
+        report.headline = as_jsonable(headline(con))
+        if guards:
+            _notify(progress, "guards")
+            report.guards = [as_jsonable(r) for r in run_guards(home, con, now=now, failed_checks=failed, by=by)]
+    finally:
+        con.close()
+    if failed:
+        return finish("data checks", f"{len(failed)} failed: " + ", ".join(failed[:5]), guards_ran=guards)
+    return finish()
