@@ -195,7 +195,12 @@ def _send(home: Home, severity: Any, type: Any, message: Any, dedup_key: str | N
     out["attempts"] = out["deliveries"].get("telegram", {}).get("attempts", 1)
     if sev == "CRITICAL" and log_error is None:
         from mech_exo.alerts.escalation import escalate_new_alert
-        out["escalations"] = escalate_new_alert(home, rec, when, cfg, secrets)
+        try:
+            out["escalations"] = escalate_new_alert(home, rec, when, cfg, secrets)
+        except Exception as exc:  # the alert went out; a failed first escalation step is retried by run_escalation
+            out["escalations"], out["escalation_error"] = [], scrub(f"{exc.__class__.__name__}: {exc}")
+            print(f"alerts: first escalation step for {rec['alert_id']} failed: {out['escalation_error']}",
+                  file=sys.stderr)
     return out
 
 
