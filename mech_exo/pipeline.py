@@ -183,11 +183,9 @@ def publish(home: Home) -> Path:
 
 def open_snapshot(home: Home):
     """A read-only connection to the published snapshot (never the build file)."""
-    import duckdb
+    from mech_exo.reporting.snapshot import connect
 
-    if not home.analytics_db.exists():
-        raise PipelineError(f"no data yet at {home.analytics_db} — run `exo run`")
-    return duckdb.connect(str(home.analytics_db), read_only=True)
+    return connect(home)
 
 
 # ------------------------------------------------------------------------------------------------

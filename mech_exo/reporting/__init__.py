@@ -1,0 +1,1 @@
+"""Read side: everything that answers questions from the published snapshot (CLI, dashboard)."""
