@@ -14,7 +14,7 @@ deliveries as (
     select alert_id, channel, delivered, attempts
     from events
     where event = 'delivery'
-    qualify row_number() over (partition by alert_id, channel order by "at" desc) = 1
+    qualify row_number() over (partition by alert_id, channel order by event_seq desc) = 1
 ),
 
 delivery_rollup as (
@@ -31,12 +31,12 @@ acks as (
     select alert_id, acked_by, "at" as acked_at
     from events
     where event = 'ack'
-    qualify row_number() over (partition by alert_id order by "at") = 1
+    qualify row_number() over (partition by alert_id order by event_seq) = 1
 ),
 
 escalations as (
     select alert_id, max("at") as last_escalated_at, count(*) as n_escalations,
-           arg_max(level, "at") as escalation_level
+           arg_max(level, event_seq) as escalation_level
     from events
     where event = 'escalation'
     group by alert_id

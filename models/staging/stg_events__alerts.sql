@@ -4,6 +4,8 @@ with source as (
 
 renamed as (
     select
+        -- file order: events written in the same second keep their order
+        row_number() over () as event_seq,
         event,
         alert_id,
         cast(cast("at" as timestamptz) as timestamp) as "at",
