@@ -153,3 +153,30 @@ def apply_decisions(home: Home, decisions: Sequence[g.Decision], by: str) -> lis
     if failed:
         raise HaltFailed("; ".join(failed), results)
     return results
+
+
+# --- one tick: what every guard sensor and `exo run` call ------------------------------------------
+
+def tick(home: Home, *, guards: Sequence[str] | None = None, now: datetime | None = None,
+         by: str = "exo run", con=None) -> list[dict]:
+    """Judge the published snapshot and act: the single decision path shared by the Dagster
+    sensors (each passes its own ``guards``) and ``exo run`` (all guards).
+
+    The names of failed data checks recorded by the last pipeline run ride along, so a halt on
+    suspect data still happens but its alert says DATA SUSPECT. ``con`` defaults to a read-only
+    connection on ``data/analytics.duckdb``.
+    """
+    from mech_exo.pipeline import read_failed_checks
+    from mech_exo.reporting.snapshot import connect
+
+    own = con is None
+    con = connect(home) if own else con
+    try:
+        decisions = evaluate_guards(home, con, now=now, failed_checks=read_failed_checks(home), by=by)
+    finally:
+        if own:
+            con.close()
+    if guards is not None:
+        wanted = set(guards) | {g.KILLSWITCH_FILE}
+        decisions = [d for d in decisions if d.guard in wanted]
+    return apply_decisions(home, decisions, by=by)

@@ -294,12 +294,31 @@ def pipeline_failure_alert(home: Home, step: str, error: str, guards_ran: bool =
         pass
 
 
-def run_guards(home: Home, con, *, now: datetime | None, failed_checks: list[str], by: str) -> list[dict]:
-    """The same decision path the Dagster sensors use: evaluate, then halt first and alert second."""
-    from mech_exo.guard_runner import apply_decisions, evaluate_guards
+def record_checks(home: Home, outcomes: list[Any], dbt_failed: list[str]) -> list[str]:
+    """Persist which checks failed on the current snapshot: every guard tick reads it, so an
+    alert raised on suspect data says so (``DATA SUSPECT``) whichever process raises it."""
+    from mech_exo.checks import failed_check_names
 
-    decisions = evaluate_guards(home, con, now=now, failed_checks=failed_checks, by=by)
-    return apply_decisions(home, decisions, by=by)
+    failed = failed_check_names(outcomes) + [f"dbt:{name}" for name in dbt_failed]
+    home.state_dir.mkdir(parents=True, exist_ok=True)
+    path = home.state_dir / "checks.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"at": utc_now().isoformat(), "failed": failed,
+                               "outcomes": [as_jsonable(o) for o in outcomes]}, default=str, indent=1))
+    os.replace(tmp, path)
+    return failed
+
+
+def read_failed_checks(home: Home) -> list[str]:
+    """Failed check names of the current snapshot. An unreadable record counts as a failure
+    (fail closed: we cannot vouch for the data)."""
+    path = home.state_dir / "checks.json"
+    if not path.exists():
+        return []
+    try:
+        return list(json.loads(path.read_text())["failed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return [f"unreadable check record {path}"]
 
 
 def run_checks_on_snapshot(home: Home, con, now: datetime | None) -> list[Any]:
@@ -357,12 +376,13 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
         _notify(progress, "data checks (Great Expectations)")
         outcomes = run_checks_on_snapshot(home, con, now)
         report.checks = [as_jsonable(o) for o in outcomes]
-        failed = [f"{o.suite}.{o.check}" for o in outcomes if not o.passed and o.severity == "ERROR"]
-        failed += [f"dbt:{n.name}" for n in b.tests_failed]
+        failed = record_checks(home, outcomes, [n.name for n in b.tests_failed])
         report.headline = as_jsonable(headline(con))
         if guards:
+            from mech_exo.guard_runner import tick
+
             _notify(progress, "guards")
-            report.guards = [as_jsonable(r) for r in run_guards(home, con, now=now, failed_checks=failed, by=by)]
+            report.guards = [as_jsonable(r) for r in tick(home, now=now, by=by, con=con)]
     finally:
         con.close()
     if failed:

@@ -115,6 +115,18 @@ def _user() -> str:
         return "unknown"
 
 
+def _after_close(home: Home, day: date) -> datetime:
+    from datetime import time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from mech_exo.config import load_risk_config
+
+    session = load_risk_config(home.risk_yml)["session"]
+    hh, mm = (int(x) for x in session["close"].split(":"))
+    close = datetime.combine(day, time(hh, mm), ZoneInfo(session["timezone"]))
+    return (close + timedelta(minutes=10)).astimezone(timezone.utc)
+
+
 @click.command("demo")
 @click.option("--seed", default=7, show_default=True, help="Random seed (the demo is deterministic).")
 @click.option("--end-date", default="2026-11-20", show_default=True, help="Last session of the demo history.")
@@ -145,8 +157,9 @@ def demo_cmd(home: Home, seed: int, end_date: str, force: bool, as_json: bool) -
         c.print(f"demo home: [bold]{home.root}[/]")
         for line in story.get("narrative", []):
             c.print(f"  story: {line}")
-    # Evaluate "now" just after the last session's close, so the story is judged as the day ends.
-    now = story.get("evaluate_at")
+    # Judge the story as its last day ends (10 minutes after the close), not at the wall clock:
+    # the demo is deterministic, and the freshness watch is not fooled into "stale in session".
+    now = story.get("evaluate_at") or _after_close(home, date.fromisoformat(end_date))
     report = run_pipeline(home, now=now, by="exo demo",
                           progress=None if as_json else (lambda m: c.print(f"• {m}")))
     if as_json:
