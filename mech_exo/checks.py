@@ -161,7 +161,7 @@ def load_suite(name: str, directory: Path | None = None) -> Suite:
 def declared_checks(suites: Iterable[str] | None = None) -> dict[str, list[tuple[str, str, str]]]:
     """asset → [(suite, check, severity)] for every check a run produces (Dagster check specs)."""
     out: dict[str, list[tuple[str, str, str]]] = {}
-    for name in suites or SUITES:
+    for name in SUITES if suites is None else suites:
         s = load_suite(name)
         out.setdefault(s.asset, []).extend((s.name, c, sev) for c, sev in s.declared())
     return out
@@ -312,15 +312,16 @@ def _limit(risk: Mapping, key: str | None) -> float | None:
     return float(node)
 
 
-def freshness_age(latest: datetime | None, now: datetime, risk: Mapping) -> tuple[float | None, bool]:
-    """(age in minutes, in_session). In session the age counts from the later of ``latest`` and
-    today's open (the freshness watch's rule: the first minutes of a session are not stale by
-    definition); outside it, it is the plain age of ``latest`` and is reported, not judged."""
+def freshness_age(latest: datetime | None, now: datetime, risk: Mapping) -> tuple[float | None, bool, bool]:
+    """(age in minutes, in_session, counted_from_open). In session the age counts from the later of
+    ``latest`` and today's open (the freshness watch's rule: the first minutes of a session are not
+    stale by definition); outside it, it is the plain age of ``latest``, reported, not judged."""
     window = session_window(now, risk["session"])
     if window is None:
-        return (None if latest is None else round((now - latest).total_seconds() / 60.0, 6)), False
-    since = max(latest, window[0]) if latest else window[0]
-    return round((now - since).total_seconds() / 60.0, 6), True
+        return (None if latest is None else round((now - latest).total_seconds() / 60.0, 6)), False, False
+    from_open = latest is None or latest < window[0]
+    since = window[0] if from_open else latest
+    return round((now - since).total_seconds() / 60.0, 6), True, from_open
 
 
 def _run_freshness(ctx, con, suite: Suite, risk: Mapping, now: datetime) -> CheckOutcome:
@@ -333,7 +334,7 @@ def _run_freshness(ctx, con, suite: Suite, risk: Mapping, now: datetime) -> Chec
         latest = _as_utc(con.execute(f"select max({_q(f.column)}) from {_q(suite.asset)}").fetchone()[0])
     except duckdb.Error as exc:
         return CheckOutcome(suite.name, f.check, False, WARN, f"error: {str(exc).splitlines()[0]}", 0, suite.asset)
-    age, in_session = freshness_age(latest, now, risk)
+    age, in_session, from_open = freshness_age(latest, now, risk)
     limit = _limit(risk, f.limit)
     enabled = bool(risk.get("freshness", {}).get("enabled", True))
     judged = in_session and enabled and limit is not None
@@ -341,7 +342,12 @@ def _run_freshness(ctx, con, suite: Suite, risk: Mapping, now: datetime) -> Chec
         column=f.as_, max_value=limit if judged else math.inf, meta={"i": 0})
     result = _validate(ctx, f"{suite.name}_freshness", pd.DataFrame({f.as_: [age]}, dtype="float64"), [exp])[0]
     seen = f"{what} {iso_utc(latest)}" if latest else f"no {suite.asset} rows yet"
-    age_txt = "" if age is None else f", {age:.1f} min old"
+    if age is None:
+        age_txt = ""
+    elif from_open:
+        age_txt = f", none since today's open {age:.1f} min ago"
+    else:
+        age_txt = f", {age:.1f} min old"
     if not enabled:
         why = "not judged: freshness watch disabled in config/risk.yml"
     elif not in_session:
@@ -379,7 +385,7 @@ def run_checks(home: Home | str | Path, con=None, now: datetime | None = None,
     A broken suite file raises ``SuiteError`` (that is a bug in the repo, not in the data).
     """
     h = home if isinstance(home, Home) else Home.resolve(home)
-    loaded = [load_suite(n) for n in (suites or SUITES)]
+    loaded = [load_suite(n) for n in (SUITES if suites is None else suites)]
     risk = load_risk_config(h.risk_yml)
     now = _as_utc(now) if now is not None else utc_now()
     own = con is None

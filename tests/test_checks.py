@@ -257,9 +257,9 @@ def test_freshness_boundary_is_inclusive(home, tmp_path, seconds, passed):
 def test_the_first_minutes_after_the_open_are_not_stale(home, tmp_path):
     """Yesterday's last mark is 17 hours old at 09:32, but the session is 2 minutes old."""
     [o] = fresh(home, tmp_path, ny(DAY - timedelta(days=1), 15, 59), ny(DAY, 9, 32))
-    assert o.passed and "2.0 min old" in o.observed
+    assert o.passed and "none since today's open 2.0 min ago" in o.observed
     [o] = fresh(home, tmp_path, ny(DAY - timedelta(days=1), 15, 59), ny(DAY, 9, 36))
-    assert not o.passed
+    assert not o.passed and "none since today's open 6.0 min ago" in o.observed
 
 
 def test_fills_are_reported_not_judged_unless_a_fill_limit_is_configured(home, tmp_path):
