@@ -354,7 +354,7 @@ def _timed(run: DrillRun, code: str, fn: Callable[[], str], progress: Progress) 
     try:
         step.detail, step.ok = fn(), True
     except KeyboardInterrupt:
-        step.detail = "interrupted (Ctrl-C / SIGINT)"
+        step.detail = "interrupted (Ctrl-C / SIGINT, or SIGTERM under `exo`)"
     except Exception as exc:  # noqa: BLE001 — any failure of a step is a FAIL with its message
         step.detail = f"{exc.__class__.__name__}: {exc}" if not isinstance(exc, DrillError) else str(exc)
     step.duration_s = round(time.monotonic() - t0, 3)
@@ -642,11 +642,11 @@ def run_drill(home: Home, *, dry_run: bool = True, wait_s: int = 120, interval_d
     progress = progress or (lambda *a, **k: None)
     if wait_s < 0:
         raise DrillRefused(f"--wait must be >= 0 seconds, got {wait_s}")
+    recovered = _recover_if_stale(home, progress)  # a dead drill may have left trading halted: first
     if not skip_frequency_check:
         skipped = _skip_reason(home, interval_days, utc_now())
         if skipped:
-            return skipped
-    recovered = _recover_if_stale(home, progress)
+            return {**skipped, "recovered_stale_drill": (recovered or {}).get("drill_id")}
     run = _prepare(home, dry_run=dry_run, wait_s=wait_s, by=by, backup_dir=backup_dir)
     with _mutex(home):
         _refuse_unless_startable(home, run)

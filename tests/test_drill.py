@@ -304,11 +304,12 @@ def test_killed_drill_is_recovered_by_the_next_drill(home):
     assert (st.trading_enabled, st.trigger, st.reason) == (True, "manual", "Initial state")
 
 
-def test_second_drill_during_a_running_one_refuses_then_interrupt_restores(home):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_second_drill_during_a_running_one_refuses_then_interrupt_restores(home, sig):
     proc = _start_live_drill(home, console_script=True)
     res = CliRunner().invoke(cli, ["--home", str(home.root), "drill", "rollback", "--dry-run", "--wait", "0"])
     assert res.exit_code == 1 and "drill refused" in res.output and "is running" in res.output
-    os.kill(proc.pid, signal.SIGINT)  # Ctrl-C during step C
+    os.kill(proc.pid, sig)  # Ctrl-C or `kill PID` during step C
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
     [rec] = _events(home, "drills")
@@ -431,3 +432,17 @@ def test_backup_name_never_reuses_a_kept_backup(home):
     assert first.name == "killswitch_backup_20261124_144300.yml"
     first.write_text("kept by a failed drill")
     assert dr._free_backup_name(home.config_dir, now).name == "killswitch_backup_20261124_144300_2.yml"
+
+
+def test_scheduled_run_recovers_a_dead_drill_even_when_it_skips(home):
+    proc = _start_live_drill(home)
+    dead_id = json.loads(home.drill_lock.read_text())["drill_id"]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    now = iso_utc()
+    append_event(home.event_log("drills"), {"drill_id": "Drecent", "finished_at": now, "started_at": now,
+                                            "dry_run": False, "status": "PASS"})
+    res = dr.run_drill(home, dry_run=True, wait_s=0, interval_days=90, by="dagster", sleep=nosleep)
+    assert res["status"] == "SKIPPED" and res["recovered_stale_drill"] == dead_id
+    assert ks.read_state(home).trading_enabled is True and not home.drill_lock.exists()
+    assert [r["status"] for r in _events(home, "drills")] == ["PASS", "ABORTED"]

@@ -1,6 +1,7 @@
 """`exo drill rollback` and `exo drill status` (SPEC §6). The work is in mech_exo/drill.py."""
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -68,17 +69,26 @@ def rollback(home, dry_run: bool, wait_s: int, as_json: bool) -> None:
     mode = "DRY RUN on a copy" if dry_run else "LIVE — trading will be halted"
     if not as_json:
         con.print(f"Rollback drill ({mode}), wait {wait_s}s, home {home.root}")
+    previous = signal.signal(signal.SIGTERM, _term_as_interrupt)
     try:
         rec = run_drill(home, dry_run=dry_run, wait_s=wait_s, skip_frequency_check=True, by="cli",
                         progress=_progress(con, quiet=False))
     except DrillRefused as exc:
         raise ExoError(f"drill refused: {exc}") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if as_json:
         emit_json(rec)
     else:
         _print_result(con, rec)
     if rec["status"] not in ("PASS", "SKIPPED"):
         sys.exit(1)
+
+
+def _term_as_interrupt(signum, frame) -> None:
+    """`kill PID` (SIGTERM) during a drill is treated like Ctrl-C: the failing step triggers the
+    emergency restore instead of leaving trading halted behind a stale lock."""
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _print_result(con, rec: dict) -> None:
