@@ -47,7 +47,7 @@ CSV files and Parquet files (string ``ts``, and one file with a real ``timestamp
 
 Options (each verified with the oracle in tests/test_reference.py):
 * ``crash=True``: on 2026-11-20 the intraday day_return falls to about −1.4 % at 11:00 local (below
-  −0.8 % from 10:30 to 12:30) and recovers to about −0.25 % at the close.
+  −0.8 % at 10:30, 11:00, 11:30 and 12:00) and recovers to about −0.25 % at the close.
 * ``month_stop=True``: every October session loses 0.6 % (book level) ⇒ October ends near −5.8 % MTD
   with > 10 sessions of history.
 * ``quiet=True``: every mark's day_return stays within ±0.3 % (daily returns too): nothing trips.

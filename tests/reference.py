@@ -17,7 +17,8 @@ Choices where SPEC and ARCHITECTURE are silent (flag a mismatch with the product
 * Exposures are fractions of NAV over the (strategy, symbol) positions at the close (SPEC's grain);
   ``long_exposure`` = Σ positive values / NAV, ``short_exposure`` = Σ |negative values| / NAV (a
   positive number), so gross = long + short and net = long − short.
-* ``utilization95/99`` are in percent (80.0 = 80 % of the limit).
+* ``utilization95/99`` are fractions of the limit (0.8 = 80 %), like every ratio in SPEC §3; ``level``
+  compares them ×100 with the percent thresholds.
 * P&L windows: the fills in a session's P&L are those with ``close(d−1) < ts ≤ close(d)`` (for
   ``positions_current.day_pnl``: ``close(d−1) < ts ≤ T``). That is SPEC's "fills on d" for every
   fill made during the trading day, and it is the only reading under which strategy P&L adds up to
@@ -360,9 +361,10 @@ def mtd_drawdown(book: Book, daily: pd.DataFrame) -> pd.DataFrame:
 
 
 def var_level(u95: float, u99: float, p: Params) -> str:
+    """Level from utilisations given as fractions (percent = ×100, rounded to 6 decimals)."""
     if math.isnan(u95) or math.isnan(u99):
         return "insufficient_data"
-    u = round(max(u95, u99), 6)
+    u = round(max(u95, u99) * 100.0, 6)
     if u > p.halt_pct:
         return "breach"
     if u > p.critical_pct:
@@ -389,8 +391,8 @@ def var_daily(book: Book, daily: pd.DataFrame) -> pd.DataFrame:
         if len(window) >= p.var_min_obs:
             row.update(var_stats(window))
             row["var95_usd"], row["var99_usd"] = row["var95"] * r.nav, row["var99"] * r.nav
-            row["utilization95"] = row["var95_usd"] / p.limit95_usd * 100.0
-            row["utilization99"] = row["var99_usd"] / p.limit99_usd * 100.0
+            row["utilization95"] = row["var95_usd"] / p.limit95_usd
+            row["utilization99"] = row["var99_usd"] / p.limit99_usd
         else:
             for k in ("var95", "var99", "es95", "es99", "var95_usd", "var99_usd", "utilization95", "utilization99"):
                 row[k] = math.nan

@@ -165,19 +165,20 @@ def test_var_es_tiny_series_by_hand(tmp_path):
     assert (r.var95, r.var99, r.es95, r.es99) == approx((0.036, 0.0392, 0.04, 0.04), abs=1e-12)
     assert r.nav == approx(nav)
     assert r.var95_usd == approx(0.036 * nav)
-    assert r.utilization95 == approx(0.036 * nav / 50.0 * 100)      # 36.62... / 50 = 73.2 % -> warning
+    assert r.utilization95 == approx(0.036 * nav / 50.0)            # 36.62... / 50 = 73.2 % -> warning
     assert r.level == "warning"
 
 
 def test_var_level_bands():
     p = reference.Params()
-    assert reference.var_level(69.99999, 0.0, p) == "normal"
-    assert reference.var_level(69.9999999, 0.0, p) == "warning"     # rounds to 70.000000
-    assert reference.var_level(90.0, 0.0, p) == "warning"
-    assert reference.var_level(0.0, 90.000001, p) == "critical"     # the larger of 95/99 decides
-    assert reference.var_level(100.0, 0.0, p) == "critical"
-    assert reference.var_level(100.000001, 0.0, p) == "breach"
-    assert reference.var_level(math.nan, 10.0, p) == "insufficient_data"
+    # utilisations are fractions; the bands are percent rounded to 6 decimals
+    assert reference.var_level(0.6999999, 0.0, p) == "normal"           # 69.99999 %
+    assert reference.var_level(0.699999999, 0.0, p) == "warning"        # 69.9999999 % rounds to 70
+    assert reference.var_level(0.9, 0.0, p) == "warning"
+    assert reference.var_level(0.0, 0.90000001, p) == "critical"        # the larger of 95/99 decides
+    assert reference.var_level(1.0, 0.0, p) == "critical"
+    assert reference.var_level(1.00000001, 0.0, p) == "breach"
+    assert reference.var_level(math.nan, 0.1, p) == "insufficient_data"
 
 
 def test_var_contributions_by_hand(tmp_path):
@@ -351,7 +352,7 @@ def test_demo_story(tmp_path):
     assert md["mtd_return"].iloc[-1] > -0.03                                     # the current month is not the story
 
     v = m["var_daily"].iloc[-1]
-    assert 70.0 <= v.utilization95 <= 90.0 and v.utilization99 <= 90.0 and v.level == "warning"
+    assert 0.70 <= v.utilization95 <= 0.90 and v.utilization99 <= 0.90 and v.level == "warning"
     assert v.var95_usd == approx(story["var"]["var95_usd"], rel=1e-9)
 
     pc = m["positions_current"]
