@@ -16,6 +16,13 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "kill": ("mech_exo.cli.kill", "kill", "Kill-switch: status, history, off, on."),
     "drill": ("mech_exo.cli.drill", "drill", "Rollback drills: run one, show status."),
     "alerts": ("mech_exo.cli.alerts", "alerts", "Alert config, history, acknowledgement."),
+    "positions": ("mech_exo.cli.positions", "positions", "Today's positions and the book's exposures."),
+    "risk": ("mech_exo.cli.risk", "risk", "Risk now, limit violations, month-to-date attribution."),
+    "fills": ("mech_exo.cli.fills", "fills", "Fills of the latest session, with a summary."),
+    "monthly": ("mech_exo.cli.monthly", "monthly", "Month-to-date return, drawdown and the monthly guard."),
+    "nav": ("mech_exo.cli.nav", "nav", "NAV series and its re-derivation checks."),
+    "scoring": ("mech_exo.cli.scoring", "scoring", "Per-strategy health figures (no factor model)."),
+    "pnl": ("mech_exo.cli.pnl", "pnl", "Recompute a day's P&L from the snapshot (NAV vs strategies)."),
 }
 
 
