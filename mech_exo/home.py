@@ -123,6 +123,31 @@ class Home:
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+DAGSTER_YAML = """\
+# Written by exo init. The Dagster instance of this home (runs, sensor ticks, schedules).
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    # every writer of the warehouse (ingest, dbt build, publish) is in pool exo_warehouse:
+    # one at a time, because DuckDB allows one writer per file
+    default_limit: 1
+  runs:
+    max_concurrent_runs: 4
+run_monitoring:
+  enabled: true
+"""
+
+
+def ensure_dagster_home(home: Home) -> Path:
+    """DAGSTER_HOME for this home: run history and sensor state persist with the home."""
+    home.dagster_home.mkdir(parents=True, exist_ok=True)
+    cfg = home.dagster_home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text(DAGSTER_YAML)
+    return home.dagster_home
+
+
 def template_path(name: str) -> Path:
     """Config templates ship in the repo's top-level ``config/`` (the project is installed editable)."""
     return REPO_ROOT / "config" / name
@@ -134,6 +159,7 @@ def init_home(home: Home, force: bool = False) -> list[tuple[str, str]]:
     Returns ``[(path, 'created'|'kept'|'replaced')]`` for the config templates.
     """
     home.ensure_dirs()
+    ensure_dagster_home(home)
     out = []
     for name in TEMPLATE_CONFIGS:
         dst = home.config_dir / name

@@ -7,6 +7,7 @@ Each step is a plain function of a home so that the Dagster assets (``dagster_pr
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -273,6 +274,7 @@ class RunReport:
     guards: list[dict[str, Any]] = field(default_factory=list)
     headline: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
+    run_id: str | None = None
 
 
 def _notify(progress: Callable[[str], None] | None, msg: str) -> None:
@@ -327,17 +329,52 @@ def run_checks_on_snapshot(home: Home, con, now: datetime | None) -> list[Any]:
     return run_checks(home, con=con, now=now)
 
 
+def _read_state(home: Home, name: str) -> dict[str, Any] | None:
+    try:
+        return json.loads((home.state_dir / name).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool = False,
+                          show_steps: bool = False):
+    """Run the Dagster job ``data_pipeline`` in-process on the home's own Dagster instance (so the
+    run shows in `exo flows runs` and the UI). Returns the Dagster execution result."""
+    import dagster as dg
+
+    from dagster_project.definitions import build_definitions
+    from mech_exo.home import ensure_dagster_home
+
+    instance = dg.DagsterInstance.from_config(str(ensure_dagster_home(home)))
+    job = build_definitions(home, now=now).resolve_job_def("data_pipeline")
+    loggers: dict[str, Any] = {"console": {"config": {"log_level": "ERROR"}}}
+    if show_steps:
+        loggers["exo_progress"] = {}
+    run_config: dict[str, Any] = {"loggers": loggers}
+    if full_refresh:
+        run_config["ops"] = {"exo_dbt_models": {"config": {"full_refresh": True}}}
+    # dagster-dbt echoes every dbt event to stdout; keep the terminal readable and the log on disk
+    log_path = home.warehouse_dir / "last_run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with _exo_home_env(home), open(log_path, "w") as log, contextlib.redirect_stdout(log):
+            return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                          tags={"exo/trigger": "exo run"})
+    finally:
+        instance.dispose()
+
+
 def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool = False,
                  guards: bool = True, by: str = "exo run",
-                 progress: Callable[[str], None] | None = None,
-                 node_progress: Callable[[str, str, str], None] | None = None) -> RunReport:
-    """ingest → dbt build → publish → checks → guards, once. Never raises for a step failure:
-    the report says which step failed and why (and a CRITICAL alert went out)."""
-    from mech_exo.ingest import InputError, ingest
-
+                 progress: Callable[[str], None] | None = None) -> RunReport:
+    """`exo run`: the Dagster job ``data_pipeline`` (ingest → dbt build → publish → checks), then one
+    guard tick — the same decision path the sensors use. Never raises for a step failure: the
+    report says which step failed and why (and a CRITICAL alert went out)."""
     home.ensure_dirs()
     t0 = time.perf_counter()
     report = RunReport(ok=False, started_at=utc_now().isoformat())
+    for stale in ("ingest.json", "build.json"):
+        (home.state_dir / stale).unlink(missing_ok=True)
 
     def finish(step: str | None = None, error: str | None = None, guards_ran: bool = False) -> RunReport:
         report.failed_step, report.error = step, error
@@ -349,42 +386,51 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
         write_run_status(home, as_jsonable(report))
         return report
 
-    _notify(progress, "ingest: validating inputs")
-    try:
-        ing = ingest(home, now=now)
-    except InputError as exc:
-        return finish("ingest", str(exc))
-    report.ingest = ing.to_dict()
-    _notify(progress, ing.summary())
+    _notify(progress, "data_pipeline: ingest → dbt build → publish → checks (Dagster, in-process)")
+    result = execute_data_pipeline(home, now=now, full_refresh=full_refresh, show_steps=progress is not None)
+    report.run_id = result.run_id
+    report.ingest = _read_state(home, "ingest.json")
+    build_state = _read_state(home, "build.json")
+    report.build = build_state
+    if not result.success:
+        failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
+        step = failure.step_key if failure else "data_pipeline"
+        message = _failure_message(failure)
+        return finish(step, f"{message} (log: {home.warehouse_dir / 'last_run.log'})")
 
-    refresh = full_refresh or ing.full_refresh or not home.build_db.exists()
-    _notify(progress, "dbt build" + (" (full refresh)" if refresh else " (incremental)"))
-    b = build(home, full_refresh=refresh, progress=node_progress)
-    report.build = {"success": b.success, "summary": b.summary(), "models_ok": b.models_ok,
-                    "tests_passed": b.tests_passed,
-                    "tests_failed": [f"{n.name}: {n.message}" for n in b.tests_failed],
-                    "models_failed": [f"{n.name}: {n.message}" for n in b.models_failed],
-                    "duration_s": round(b.duration_s, 3), "full_refresh": refresh}
-    _notify(progress, b.summary())
-    if b.models_failed or (b.error and not b.nodes):
-        return finish("dbt build", b.error or "model failed")
+    checks = _read_state(home, "checks.json") or {}
+    report.checks = checks.get("outcomes", [])
+    failed = list(checks.get("failed", []))
+    from mech_exo.reporting.snapshot import connect
 
-    publish(home)
-    _notify(progress, f"published {home.analytics_db}")
-    con = open_snapshot(home)
+    con = connect(home)
     try:
-        _notify(progress, "data checks (Great Expectations)")
-        outcomes = run_checks_on_snapshot(home, con, now)
-        report.checks = [as_jsonable(o) for o in outcomes]
-        failed = record_checks(home, outcomes, [n.name for n in b.tests_failed])
         report.headline = as_jsonable(headline(con))
         if guards:
             from mech_exo.guard_runner import tick
 
-            _notify(progress, "guards")
+            _notify(progress, "guards: judging the snapshot")
             report.guards = [as_jsonable(r) for r in tick(home, now=now, by=by, con=con)]
     finally:
         con.close()
     if failed:
         return finish("data checks", f"{len(failed)} failed: " + ", ".join(failed[:5]), guards_ran=guards)
     return finish()
+
+
+def _failure_message(event) -> str:
+    if event is None:
+        return "the run failed (see `exo flows runs`)"
+    data = getattr(event, "event_specific_data", None)
+    err = getattr(data, "error", None)
+    if err is not None:
+        # a dg.Failure carries our one-line description; anything else: the root cause's message
+        text = getattr(data, "user_failure_data", None)
+        desc = getattr(text, "description", None) if text else None
+        if desc:
+            return desc
+        while getattr(err, "cause", None) is not None:
+            err = err.cause
+        lines = (err.message or "").strip().splitlines()
+        return lines[-1] if lines else "step failed"
+    return event.message or "step failed"

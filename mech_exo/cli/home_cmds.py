@@ -39,8 +39,13 @@ def print_report(report, c) -> None:
     from rich.table import Table
 
     h = report.headline or {}
+    if report.ingest:
+        c.print(f"ingest #{report.ingest['landed_seq']}: {report.ingest['n_fills']} fills, "
+                f"{report.ingest['n_flows']} cash flows, {report.ingest['n_marks']} marks "
+                f"({len(report.ingest['files_landed'])} file(s) landed)"
+                + (" — full refresh" if report.ingest.get("full_refresh") else ""))
     if report.ok:
-        c.print(f"[green]pipeline OK[/] in {report.duration_s:.1f}s")
+        c.print(f"[green]pipeline OK[/] in {report.duration_s:.1f}s (run {str(report.run_id)[:8]})")
     else:
         c.print(f"[bold red]pipeline FAILED at {report.failed_step}[/]: {report.error}")
     if h.get("session_date"):
@@ -55,9 +60,11 @@ def print_report(report, c) -> None:
                                  f"{money(h.get('var99_usd'))} ({pct(h.get('utilization99'), 1, False)})  level={h.get('level')}")
         c.print(t)
     if report.build:
-        c.print(report.build["summary"])
-        for f in report.build["tests_failed"][:10]:
-            c.print(f"  [red]test failed[/] {f}")
+        b = report.build
+        c.print(f"dbt build: {'ok' if b.get('success') else '[red]failed[/]'}; "
+                f"{len(b.get('failed_models', []))} model(s) failed, {len(b.get('failed_tests', []))} test(s) failed")
+        for f in (b.get("failed_models", []) + b.get("failed_tests", []))[:10]:
+            c.print(f"  [red]failed[/] {f}")
     if report.checks:
         bad = [o for o in report.checks if not o["passed"]]
         c.print(f"data checks: {len(report.checks) - len(bad)} passed, {len(bad)} failed")
@@ -85,18 +92,8 @@ def run_cmd(home: Home, full_refresh: bool, no_guards: bool, now: str | None, as
     c = console()
     if not home.risk_yml.exists():
         raise ExoError(f"{home.root} is not a home (no config/risk.yml) — run `exo init` first")
-    counter = {"n": 0}
-
-    def node(name: str, rtype: str, status: str) -> None:
-        counter["n"] += 1
-        if not as_json and status not in ("success", "pass"):
-            c.print(f"  dbt {rtype} {name}: [red]{status}[/]")
-        elif not as_json and counter["n"] % 20 == 0:
-            c.print(f"  dbt … {counter['n']} nodes done")
-
     report = run_pipeline(home, now=_parse_now(now), full_refresh=full_refresh, guards=not no_guards,
-                          by=f"cli:{_user()}", progress=None if as_json else (lambda m: c.print(f"• {m}")),
-                          node_progress=node)
+                          by=f"cli:{_user()}", progress=None if as_json else (lambda m: c.print(f"• {m}")))
     if as_json:
         from mech_exo.pipeline import as_jsonable
         emit_json(as_jsonable(report))

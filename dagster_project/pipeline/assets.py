@@ -1,0 +1,166 @@
+"""The data pipeline as assets: landing (ingest) → dbt models → published snapshot.
+
+Every asset here calls the same functions as ``exo run`` (``mech_exo.pipeline``,
+``mech_exo.ingest``), so there is one implementation of each step. All of them write the
+warehouse or its inputs, so they share one concurrency pool (``exo_warehouse``, limit 1 in the
+instance settings): two builds never race for DuckDB's single-writer lock.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from dagster_project.resources import ExoHomeResource
+from mech_exo.config import dbt_vars, load_risk_config
+from mech_exo.home import REPO_ROOT
+
+POOL = "exo_warehouse"
+SNAPSHOT_KEY = dg.AssetKey("analytics_snapshot")
+LANDING_TABLES = ("fills", "cash_flows", "securities", "marks", "batches")
+EVENT_LOGS = ("killswitch", "alerts", "drills")
+
+DBT_PROJECT = DbtProject(project_dir=REPO_ROOT, profiles_dir=REPO_ROOT)
+# The dbt of this interpreter's environment: the daemon may run without the venv on PATH.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
+
+def ensure_manifest() -> Path:
+    """dagster-dbt reads the manifest when the code location loads. `make setup` runs `dbt parse`;
+    if someone skipped it, parse now rather than fail to load (the profile needs *a* home)."""
+    path = DBT_PROJECT.manifest_path
+    if not path.exists():
+        env = {**os.environ, "EXO_HOME": os.environ.get("EXO_HOME") or str(REPO_ROOT / "build" / "parse_home")}
+        subprocess.run([DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(REPO_ROOT),
+                        "--profiles-dir", str(REPO_ROOT)], check=True, env=env)
+    return path
+
+
+# --- landing ---------------------------------------------------------------------------------------
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(["landing", t], group_name="landing",
+                        description=f"Validated landing copy of the `{t}` input (data/landing/).")
+           for t in LANDING_TABLES],
+    pool=POOL,
+    description="Validate the trading engine's fills/cash flows, the market marks and the reference "
+                "data (SPEC §2) and land them as Parquet. Bad rows stop the run with file, row and rule.",
+)
+def landing(context: dg.AssetExecutionContext, exo: ExoHomeResource):
+    from mech_exo.ingest import InputError, ingest
+
+    home = exo.home
+    home.ensure_dirs()
+    try:
+        result = ingest(home, now=exo.now_dt)
+    except InputError as exc:
+        raise dg.Failure(description=str(exc), metadata={"violations": len(exc.violations)}) from None
+    (home.state_dir / "ingest.json").write_text(json.dumps(result.to_dict(), indent=1))
+    context.log.info(result.summary())
+    for t in LANDING_TABLES:
+        yield dg.MaterializeResult(asset_key=dg.AssetKey(["landing", t]), metadata={
+            "landed_seq": result.landed_seq,
+            "dirty_from": str(result.dirty_from),
+            "full_refresh": result.full_refresh,
+            "rows": {"fills": result.n_fills, "cash_flows": result.n_flows, "securities": result.n_securities,
+                     "marks": result.n_marks, "batches": result.landed_seq}[t],
+        })
+
+
+EVENT_LOG_SPECS = [
+    dg.AssetSpec(["events", name], group_name="events",
+                 description=f"Append-only event log data/events/{name}.jsonl, written by the "
+                             f"{'kill-switch' if name == 'killswitch' else name[:-1] + ' code'} — never by the build.")
+    for name in EVENT_LOGS
+]
+
+
+# --- dbt -------------------------------------------------------------------------------------------
+
+class ExoTranslator(DagsterDbtTranslator):
+    """Groups by model folder (staging / intermediate / marts / events)."""
+
+    def get_group_name(self, dbt_resource_props) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return dbt_resource_props["source_name"]
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "models"
+
+
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = False
+
+
+def needs_full_refresh(exo: ExoHomeResource, config: DbtBuildConfig) -> bool:
+    home = exo.home
+    if config.full_refresh or not home.build_db.exists():
+        return True
+    try:
+        return bool(json.loads((home.state_dir / "ingest.json").read_text()).get("full_refresh"))
+    except (OSError, ValueError):
+        return True  # unknown landing state: rebuild rather than trust an incremental step
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=DBT_PROJECT,
+    dagster_dbt_translator=ExoTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+    pool=POOL,
+)
+def exo_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, exo: ExoHomeResource,
+                   config: DbtBuildConfig):
+    """`dbt build` (models, data tests as asset checks, unit tests) into data/warehouse/build.duckdb."""
+    home = exo.home
+    risk = load_risk_config(home.risk_yml)
+    args = ["build", "--vars", json.dumps(dbt_vars(risk))]
+    if needs_full_refresh(exo, config):
+        args.append("--full-refresh")
+    invocation = dbt.cli(args, context=context, target_path=home.warehouse_dir / "dbt_target",
+                         raise_on_error=False)
+    yield from invocation.stream()
+    results = invocation.get_artifact("run_results.json").get("results", [])
+    failed_models = [r["unique_id"] for r in results
+                     if r["unique_id"].startswith("model.") and r["status"] in ("error", "skipped")]
+    failed_tests = [r["unique_id"].split(".")[2] for r in results
+                    if r["unique_id"].split(".")[0] in ("test", "unit_test") and r["status"] in ("fail", "error")]
+    (home.state_dir / "build.json").write_text(json.dumps(
+        {"success": invocation.is_successful(), "failed_models": failed_models, "failed_tests": failed_tests},
+        indent=1))
+    if failed_models:
+        raise dg.Failure(description=f"dbt models failed: {', '.join(failed_models)}")
+
+
+# --- publish ---------------------------------------------------------------------------------------
+
+@dg.asset(
+    key=SNAPSHOT_KEY,
+    deps=[exo_dbt_models],
+    group_name="published",
+    pool=POOL,
+    description="The finished build, copied atomically to data/analytics.duckdb: what every reader "
+                "(CLI, dashboard, guards, analysts' SQL) opens, read-only. The guard sensors watch it.",
+)
+def analytics_snapshot(context: dg.AssetExecutionContext, exo: ExoHomeResource) -> dg.MaterializeResult:
+    from mech_exo.pipeline import headline, publish
+    from mech_exo.reporting.snapshot import connect
+
+    home = exo.home
+    path = publish(home)
+    con = connect(home)
+    try:
+        h = headline(con)
+    finally:
+        con.close()
+    return dg.MaterializeResult(metadata={
+        "path": str(path),
+        "session_date": str(h.get("session_date")),
+        "latest_ts": str(h.get("latest_ts")),
+        "nav": dg.FloatMetadataValue(float(h["nav"])) if h.get("nav") is not None else None,
+        "worst_day_return": h.get("worst_day_return"),
+        "mtd_return": h.get("mtd_return"),
+        "var_level": h.get("level"),
+    })
