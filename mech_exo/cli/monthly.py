@@ -15,7 +15,7 @@ from mech_exo.cli.common import ExoError, console, emit_json, json_option, pass_
 from mech_exo.cli.risk_cmds import (MONEY_TOL, cents, killswitch_summary, latest_session, money_cell, open_data, pct_cell,
                                     resolve_month, risk_config, status_cell, table, trading_line)
 from mech_exo.home import Home
-from mech_exo.reporting.snapshot import one, rows
+from mech_exo.reporting.snapshot import rows
 
 month_option = click.option("--month", default=None, metavar="YYYY-MM",
                             help="Month to show (default: the latest session's month).")
