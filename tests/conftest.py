@@ -25,12 +25,12 @@ AFTER_LAST_SESSION = datetime(2026, 11, 20, 21, 30, tzinfo=timezone.utc)
 def build_home(root: Path, **datagen_options):
     """datagen inputs → ingest → dbt build → publish (no guards: tests that judge do it themselves)."""
     import datagen
-    from mech_exo.home import Home
+    from mech_exo.home import Home, init_home
     from mech_exo.ingest import ingest
     from mech_exo.pipeline import build, publish
 
     home = Home(Path(datagen.make_home(root, **datagen_options)))
-    home.ensure_dirs()
+    init_home(home)  # the kill-switch and alert templates beside datagen's risk.yml
     ingest(home, now=AFTER_LAST_SESSION)
     result = build(home, full_refresh=True)
     assert result.success, result.error or [n.message for n in result.tests_failed]

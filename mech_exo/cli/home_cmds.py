@@ -152,7 +152,9 @@ def demo_cmd(home: Home, seed: int, end_date: str, force: bool, as_json: bool) -
     story = write_demo_inputs(home, seed=seed, end_date=date.fromisoformat(end_date))
     if not as_json:
         c.print(f"demo home: [bold]{home.root}[/]")
-        for line in story.get("narrative", []):
+        c.print(f"  {story['n_sessions']} sessions ({story['first_session']} → {story['last_session']}), "
+                f"{story['n_symbols']} symbols, {len(story['strategies'])} strategies, NAV ≈ {money(story['nav_last'])}")
+        for line in story.get("expect", []):
             c.print(f"  story: {line}")
     # Judge the story as its last day ends (10 minutes after the close), not at the wall clock:
     # the demo is deterministic, and the freshness watch is not fooled into "stale in session".
