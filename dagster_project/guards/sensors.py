@@ -45,10 +45,10 @@ def run_guard_tick(guards: tuple[str, ...], sensor_name: str) -> str:
 def make_guard_sensor(name: str, guards: tuple[str, ...], description: str) -> dg.SensorDefinition:
     @dg.asset_sensor(asset_key=SNAPSHOT_KEY, name=name, description=description,
                      minimum_interval_seconds=1, default_status=dg.DefaultSensorStatus.RUNNING)
-    def _sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
+    def _sensor(context: dg.SensorEvaluationContext, asset_event):
         summary = run_guard_tick(guards, name)
         context.log.info(summary)
-        return dg.SkipReason(f"judged snapshot {asset_event.storage_id}: {summary}")
+        return dg.SkipReason(f"judged the snapshot: {summary}")
 
     return _sensor
 

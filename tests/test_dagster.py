@@ -1,0 +1,246 @@
+"""The Dagster code location, for real: definitions load, the data_pipeline job materializes on a
+real (temporary) instance, and the guard sensors evaluated with `build_sensor_context` flip the
+kill-switch file exactly when they should — and not otherwise."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+import yaml
+
+import datagen
+from conftest import AFTER_LAST_SESSION
+from mech_exo.events import read_events
+from mech_exo.home import REPO_ROOT, Home, init_home
+from mech_exo.killswitch import read_state, set_trading
+
+pytestmark = pytest.mark.slow
+
+RUNBOOK_SENSORS = {"intraday_pnl_sentinel", "monthly_drawdown_guard", "var_limit_guard", "concentration_watch",
+                   "data_freshness_watch", "run_failure_alert", "input_watch", "alert_delivery"}
+RUNBOOK_JOBS = {"data_pipeline", "rollback_drill", "monthly_drawdown_guard_check", "drill_overdue_check"}
+
+
+def definitions_for(home: Home):
+    from dagster_project.definitions import build_definitions
+
+    return build_definitions(home, now=AFTER_LAST_SESSION)
+
+
+def materialize(home: Home, instance) -> dg.ExecuteInProcessResult:
+    """The data_pipeline job, in-process, on ``instance`` (what the daemon would launch)."""
+    result = definitions_for(home).resolve_job_def("data_pipeline").execute_in_process(
+        instance=instance, raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    return result
+
+
+def evaluate(sensor_name: str, home: Home, instance, monkeypatch, cursor=None):
+    """One sensor tick, as the daemon runs it (sensors find their home through EXO_HOME)."""
+    monkeypatch.setenv("EXO_HOME", str(home.root))
+    defs = definitions_for(home)
+    sensor = defs.get_sensor_def(sensor_name)
+    ctx = dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor)
+    return sensor.evaluate_tick(ctx)
+
+
+# --- tiny hand-made books for the boundaries --------------------------------------------------------
+
+def weekdays(start: date, n: int) -> list[date]:
+    out, d = [], start
+    while len(out) < n:
+        if d.weekday() < 5:
+            out.append(d)
+        d += timedelta(days=1)
+    return out
+
+
+def tiny_home(tmp_path: Path, *, n_sessions: int = 12, last_intraday: float | None = None,
+              last_close: float = 100.0, spike_day: int | None = None, name: str = "tiny") -> Home:
+    """$1,000,000 deposited, 10,000 AAA bought at 100 on the first day; AAA closes at 100 every
+    session (16:00 EST = 21:00Z, November) except: the last session's close (``last_close``), an
+    intraday mark at 10:00 local on the last session (``last_intraday``), and a +70 % bad print on
+    session ``spike_day`` (a data error the checks must flag). day_return = (price − 100) / 100."""
+    days = weekdays(date(2026, 11, 2), n_sessions)
+    rows = []
+    for i, d in enumerate(days):
+        close = last_close if i == len(days) - 1 else (170.0 if i == spike_day else 100.0)
+        rows.append((f"{d}T21:00:00Z", "AAA", close))
+    if last_intraday is not None:
+        rows.append((f"{days[-1]}T15:00:00Z", "AAA", last_intraday))
+    root = datagen.write_inputs(
+        tmp_path / name,
+        fills=[{"fill_id": "F1", "ts": f"{days[0]}T14:30:00Z", "symbol": "AAA", "side": "BUY",
+                "quantity": 10_000.0, "price": 100.0, "commission": 0.0, "strategy": "s1"}],
+        flows=[{"flow_id": "C1", "ts": f"{days[0]}T14:00:00Z", "amount": 1_000_000.0, "note": "deposit"}],
+        mark_files={"marks.csv": pd.DataFrame(rows, columns=["ts", "symbol", "price"])},
+        securities=[("AAA", "Technology", "Alpha Corp")],
+    )
+    home = Home(Path(root))
+    init_home(home)
+    return home
+
+
+def switch(home: Home):
+    return read_state(home)
+
+
+# --- tests ----------------------------------------------------------------------------------------
+
+def test_definitions_load_with_the_runbook_names(tmp_path):
+    home = Home(tmp_path / "h")
+    init_home(home)
+    defs = definitions_for(home)
+    repo = defs.get_repository_def()
+    assert RUNBOOK_SENSORS <= {s.name for s in repo.sensor_defs}
+    assert RUNBOOK_JOBS <= {j.name for j in repo.get_all_jobs()}
+    schedules = {s.name: s for s in repo.schedule_defs}
+    assert schedules["monthly_drawdown_guard_eod"].cron_schedule == "10 23 * * *"
+    assert schedules["intraday_refresh"].execution_timezone == "America/New_York"
+    assert {"drill_overdue_check_daily", "rollback_drill_quarterly", "daily_summary_midnight",
+            "health_check_morning"} <= set(schedules)
+    # every dbt model is an asset, dbt tests are asset checks, GE suites too
+    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    assert {"nav_intraday", "nav_daily", "mtd_drawdown", "var_daily", "analytics_snapshot", "landing/fills"} <= keys
+    check_names = {k.name for k in repo.asset_graph.asset_check_keys}
+    assert any(n.startswith("not_null_nav_daily") for n in check_names)
+    assert any(n.startswith("nav_daily__") for n in check_names)
+
+
+def test_dagster_cli_validates_the_code_location(tmp_path):
+    home = Home(tmp_path / "h")
+    init_home(home)
+    env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(home.dagster_home)}
+    out = subprocess.run([str(Path(sys.executable).with_name("dagster")), "definitions", "validate",
+                          "-m", "dagster_project.definitions"], cwd=REPO_ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Validation successful" in out.stderr + out.stdout
+
+
+def test_crash_scenario_the_sentinel_halts_by_itself(tmp_path, monkeypatch):
+    home = Home(Path(datagen.make_home(tmp_path, seed=0, crash=True)))
+    init_home(home)
+    with dg.instance_for_test() as instance:
+        result = materialize(home, instance)
+        # the GE suites ran as asset checks on the published data
+        evaluations = result.get_asset_check_evaluations()
+        assert evaluations and all(e.passed for e in evaluations if e.severity == dg.AssetCheckSeverity.ERROR)
+        assert switch(home).trading_enabled  # the job itself decides nothing
+        # the other guards' sensors do not halt on this book
+        for other in ("monthly_drawdown_guard", "var_limit_guard", "concentration_watch"):
+            evaluate(other, home, instance, monkeypatch)
+        assert switch(home).trading_enabled
+        evaluate("intraday_pnl_sentinel", home, instance, monkeypatch)
+        st = switch(home)
+        assert not st.trading_enabled and st.trigger == "daily_stop"
+        assert st.updated_by == "sensor:intraday_pnl_sentinel"
+        assert st.reason.startswith("CRITICAL DAY LOSS: -1.")
+        alerts = [e for e in read_events(home.event_log("alerts")) if e.get("event") == "alert"]
+        assert any(a["message"].startswith("CRITICAL DAY LOSS") and a["severity"] == "CRITICAL" for a in alerts)
+        # a second materialization of the same data: no second write, no second alert
+        n_hist, n_alerts = len(st.history), len(alerts)
+        materialize(home, instance)
+        evaluate("intraday_pnl_sentinel", home, instance, monkeypatch)
+        assert len(switch(home).history) == n_hist
+        assert len([e for e in read_events(home.event_log("alerts")) if e.get("event") == "alert"]) == n_alerts
+
+
+def test_quiet_scenario_nothing_halts(tmp_path, monkeypatch):
+    home = Home(Path(datagen.make_home(tmp_path, seed=0, quiet=True)))
+    init_home(home)
+    with dg.instance_for_test() as instance:
+        materialize(home, instance)
+        for name in ("intraday_pnl_sentinel", "monthly_drawdown_guard", "var_limit_guard", "concentration_watch"):
+            evaluate(name, home, instance, monkeypatch)
+    st = switch(home)
+    assert st.trading_enabled and st.history == []
+
+
+@pytest.mark.parametrize("price,halts", [(99.2, True), (99.20001, False), (99.0, True)],
+                         ids=["-0.8%-exactly-halts", "-0.7999%-does-not", "-1.0%-halts"])
+def test_intraday_threshold_boundary(tmp_path, monkeypatch, price, halts):
+    home = tiny_home(tmp_path, last_intraday=price)
+    with dg.instance_for_test() as instance:
+        materialize(home, instance)
+        evaluate("intraday_pnl_sentinel", home, instance, monkeypatch)
+    st = switch(home)
+    assert st.trading_enabled is (not halts)
+    if halts:
+        assert st.reason.startswith(f"CRITICAL DAY LOSS: {price - 100:.2f}%")
+    else:  # −0.7999 % is past the −0.4 % warning line: warned, not halted
+        alerts = [e for e in read_events(home.event_log("alerts")) if e.get("event") == "alert"]
+        assert [a["severity"] for a in alerts] == ["WARNING"]
+
+
+def test_a_reenabled_session_does_not_retrip_unless_the_loss_deepens(tmp_path, monkeypatch):
+    home = tiny_home(tmp_path, last_intraday=99.1)  # −0.9 %
+    with dg.instance_for_test() as instance:
+        materialize(home, instance)
+        evaluate("intraday_pnl_sentinel", home, instance, monkeypatch)
+        assert not switch(home).trading_enabled
+        set_trading(home, enabled=True, reason="reviewed: feed glitch", trigger="manual", by="cli:test")
+        # the same session, a new tick a little lower (−1.2 %): less than 0.5 pp deeper → stays on
+        marks = home.market_dir / "tick.csv"
+        day = pd.read_csv(home.market_dir / "marks.csv")["ts"].iloc[-2][:10]
+        pd.DataFrame([(f"{day}T15:30:00Z", "AAA", 98.8)], columns=["ts", "symbol", "price"]).to_csv(marks, index=False)
+        materialize(home, instance)
+        evaluate("intraday_pnl_sentinel", home, instance, monkeypatch)
+        assert switch(home).trading_enabled
+        # −1.5 %: 0.6 pp deeper than the −0.9 % it tripped at → halts again
+        pd.DataFrame([(f"{day}T15:30:00Z", "AAA", 98.8), (f"{day}T15:45:00Z", "AAA", 98.5)],
+                     columns=["ts", "symbol", "price"]).to_csv(marks, index=False)
+        materialize(home, instance)
+        evaluate("intraday_pnl_sentinel", home, instance, monkeypatch)
+    st = switch(home)
+    assert not st.trading_enabled and "-1.50%" in st.reason
+
+
+@pytest.mark.parametrize("n_sessions,halts", [(9, False), (10, True)], ids=["9-sessions-unarmed", "10-sessions-armed"])
+def test_monthly_guard_arms_at_ten_sessions(tmp_path, monkeypatch, n_sessions, halts):
+    home = tiny_home(tmp_path, n_sessions=n_sessions, last_close=96.9)  # MTD −3.1 %
+    with dg.instance_for_test() as instance:
+        materialize(home, instance)
+        evaluate("monthly_drawdown_guard", home, instance, monkeypatch)
+    st = switch(home)
+    assert st.trading_enabled is (not halts)
+    if halts:
+        assert st.trigger == "monthly_stop" and "MONTHLY STOP-LOSS TRIGGERED: -3.10%" in st.reason
+
+
+def test_failing_data_checks_still_halt_and_say_data_suspect(tmp_path, monkeypatch):
+    home = tiny_home(tmp_path, last_intraday=99.0, spike_day=3)  # a +70 % bad print three sessions ago
+    with dg.instance_for_test() as instance:
+        result = materialize(home, instance)
+        failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+        assert any(name.startswith("nav_daily__expect_column_values_to_be_between") for name in failed)
+        evaluate("intraday_pnl_sentinel", home, instance, monkeypatch)
+    st = switch(home)
+    assert not st.trading_enabled  # fail closed: the halt does not wait for clean data
+    alerts = [e for e in read_events(home.event_log("alerts")) if e.get("event") == "alert"]
+    assert any("DATA SUSPECT" in a["message"] and "nav_daily" in a["message"] for a in alerts)
+
+
+def test_a_failed_run_raises_a_critical_alert(tmp_path, monkeypatch):
+    home = tiny_home(tmp_path)
+    with (home.market_dir / "broken.csv").open("w") as fh:
+        fh.write("ts,symbol\n2026-11-03T15:00:00Z,AAA\n")  # no price column
+    with dg.instance_for_test() as instance:
+        # a run-status sensor starts watching from its first tick, as under the daemon
+        first = evaluate("run_failure_alert", home, instance, monkeypatch)
+        result = definitions_for(home).resolve_job_def("data_pipeline").execute_in_process(
+            instance=instance, raise_on_error=False)
+        assert not result.success
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        description = failure.event_specific_data.user_failure_data.description
+        assert "data/market/broken.csv" in description and "price" in description
+        evaluate("run_failure_alert", home, instance, monkeypatch, cursor=first.cursor)
+    alerts = [e for e in read_events(home.event_log("alerts")) if e.get("event") == "alert"]
+    assert any(a["severity"] == "CRITICAL" and "DAGSTER RUN FAILED: data_pipeline" in a["message"] for a in alerts)
