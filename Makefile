@@ -35,9 +35,15 @@ $(SQLMESH_VENV)/.installed: requirements/sqlmesh.txt
 sqlmesh-env: $(SQLMESH_VENV)/.installed
 
 demo: setup
-	$(BIN)/exo demo --home $(DEMO_HOME)
+	$(BIN)/exo demo --home $(DEMO_HOME) --force
 
-test: setup sqlmesh-env
+# The dashboard is tested in a real browser: Debian's Chromium (installed when missing).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the dashboard browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup sqlmesh-env browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup

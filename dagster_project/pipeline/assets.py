@@ -15,13 +15,12 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from assets.ingest import LANDING_TABLES, POOL, landing  # noqa: F401 — the ingest asset lives in assets/
 from dagster_project.resources import ExoHomeResource
 from mech_exo.config import dbt_vars, load_risk_config
 from mech_exo.home import REPO_ROOT
 
-POOL = "exo_warehouse"
 SNAPSHOT_KEY = dg.AssetKey("analytics_snapshot")
-LANDING_TABLES = ("fills", "cash_flows", "securities", "marks", "batches")
 EVENT_LOGS = ("killswitch", "alerts", "drills")
 
 DBT_PROJECT = DbtProject(project_dir=REPO_ROOT, profiles_dir=REPO_ROOT)
@@ -38,37 +37,6 @@ def ensure_manifest() -> Path:
         subprocess.run([DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(REPO_ROOT),
                         "--profiles-dir", str(REPO_ROOT)], check=True, env=env)
     return path
-
-
-# --- landing ---------------------------------------------------------------------------------------
-
-@dg.multi_asset(
-    specs=[dg.AssetSpec(["landing", t], group_name="landing",
-                        description=f"Validated landing copy of the `{t}` input (data/landing/).")
-           for t in LANDING_TABLES],
-    pool=POOL,
-    description="Validate the trading engine's fills/cash flows, the market marks and the reference "
-                "data (SPEC §2) and land them as Parquet. Bad rows stop the run with file, row and rule.",
-)
-def landing(context: dg.AssetExecutionContext, exo: ExoHomeResource):
-    from mech_exo.ingest import InputError, ingest
-
-    home = exo.home
-    home.ensure_dirs()
-    try:
-        result = ingest(home, now=exo.now_dt)
-    except InputError as exc:
-        raise dg.Failure(description=str(exc), metadata={"violations": len(exc.violations)}) from None
-    (home.state_dir / "ingest.json").write_text(json.dumps(result.to_dict(), indent=1))
-    context.log.info(result.summary())
-    for t in LANDING_TABLES:
-        yield dg.MaterializeResult(asset_key=dg.AssetKey(["landing", t]), metadata={
-            "landed_seq": result.landed_seq,
-            "dirty_from": str(result.dirty_from),
-            "full_refresh": result.full_refresh,
-            "rows": {"fills": result.n_fills, "cash_flows": result.n_flows, "securities": result.n_securities,
-                     "marks": result.n_marks, "batches": result.landed_seq}[t],
-        })
 
 
 EVENT_LOG_SPECS = [

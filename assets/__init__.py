@@ -1,0 +1,1 @@
+"""Ingest assets: the inputs of the trading engine and the market feed, validated and landed."""
