@@ -279,6 +279,9 @@ class RiskQueryEngine:
             data = self._data()
         except NoData as exc:
             return {**base, "status": "no_data", "message": str(exc), "thresholds": _thresholds(risk)}
+        except Exception as exc:  # noqa: BLE001 — a damaged snapshot must show as an error, not a crash
+            return {**base, "status": "error", "thresholds": _thresholds(risk),
+                    "message": f"{self.home.analytics_db}: cannot read the snapshot ({exc.__class__.__name__}: {exc})"}
         return {**base, "status": "ok", "message": None, **_headline(data, risk, now)}
 
     def get_var_timeline(self) -> list[dict[str, Any]]:
@@ -292,6 +295,10 @@ class RiskQueryEngine:
     def get_heatmap(self) -> list[dict[str, Any]]:
         """Σ var95_contribution (USD) of position_risk by sector × strategy."""
         return list(self._data()["heatmap"])
+
+    def get_session_dates(self) -> list[date]:
+        """The latest (up to 10) session dates with marks, newest first (the freshness rule needs them)."""
+        return [r["session_date"] for r in self._data()["sessions"]]
 
     def get_exposure(self) -> dict[str, Any]:
         """Long / short / gross / net of the current book as fractions of NAV (SPEC §3 exposure)."""
