@@ -31,7 +31,7 @@ from flask import Response, request
 
 from mech_exo.events import iso_utc
 from mech_exo.home import Home
-from mech_exo.reporting.dash_layout.risk_live import CSS, RiskLiveLayout
+from mech_exo.reporting.dash_layout.risk_live import CSS, REFRESH_MS, RiskLiveLayout
 from mech_exo.reporting.query import RiskQueryEngine, as_json
 
 PAGE_PATHS = ("/", "/dashboard", "/dashboard/", "/dashboard/risk-live", "/dashboard/risk-live/")
@@ -76,8 +76,10 @@ def _json(body: Any, status: int = 200) -> Response:
                     mimetype="application/json", headers={"Cache-Control": "no-store"})
 
 
-def create_app(home: Home | str | os.PathLike | None = None, *, now: datetime | str | None = None) -> dash.Dash:
-    """The Dash app for one home. ``now`` pins the clock (data age, drill days, /health)."""
+def create_app(home: Home | str | os.PathLike | None = None, *, now: datetime | str | None = None,
+               refresh_ms: int = REFRESH_MS) -> dash.Dash:
+    """The Dash app for one home. ``now`` pins the clock (data age, drill days, /health);
+    ``refresh_ms`` is the page's refresh period (30 s; tests shorten it)."""
     home = home if isinstance(home, Home) else Home.resolve(home)
     app = dash.Dash(__name__, title="Mech-Exo · Risk Live", update_title=None,
                     suppress_callback_exceptions=True, serve_locally=True)
@@ -85,7 +87,7 @@ def create_app(home: Home | str | os.PathLike | None = None, *, now: datetime | 
     server.config["EXO_HOME"] = str(home.root)
     server.config["EXO_NOW"] = parse_now(now)
     engine = RiskQueryEngine(home, now=lambda: server.config.get("EXO_NOW"))
-    page = RiskLiveLayout(engine)
+    page = RiskLiveLayout(engine, refresh_ms=refresh_ms)
     app.index_string = INDEX
     app.layout = html.Div([dcc.Location(id="url", refresh=False), html.Div(id="page")])
 

@@ -57,7 +57,7 @@ def killswitch_banner(ks: dict[str, Any]) -> html.Div:
         if ks.get("updated_by"):
             meta.append(f"by {ks['updated_by']}")
         return html.Div(id="killswitch-banner", className="ks-banner ks-halted", **{"data-state": "halted"}, children=[
-            html.Div("⛔", className="ks-icon"),
+            html.Div("!", className="ks-icon"),  # CSS-drawn: no emoji font needed
             html.Div([html.Div(head, className="ks-head"), html.Div(detail, className="ks-reason"),
                       html.Div(" · ".join(meta), className="ks-meta")]),
             html.Div(["Re-enable: ", html.Code("exo kill on --reason …"),
@@ -70,7 +70,7 @@ def killswitch_banner(ks: dict[str, Any]) -> html.Div:
     ])
 
 
-def header(m: dict[str, Any], now: datetime) -> html.Div:
+def header(m: dict[str, Any], now: datetime, refresh_ms: int = REFRESH_MS) -> html.Div:
     bits = []
     if m.get("session_date"):
         bits.append(html.Span(["Session ", html.B(str(iso(m["session_date"])))]))
@@ -84,7 +84,7 @@ def header(m: dict[str, Any], now: datetime) -> html.Div:
     if build.get("finished_at"):
         bits.append(html.Span(["Last build ", html.B(_when(build["finished_at"])),
                                html.Span(" ✗ failed" if build.get("ok") is False else "", className="stale")]))
-    bits.append(html.Span([f"Refreshed {now:%H:%M:%S} UTC · every {REFRESH_MS // 1000} s"], id="refreshed-at",
+    bits.append(html.Span([f"Refreshed {now:%H:%M:%S} UTC · every {refresh_ms / 1000:g} s"], id="refreshed-at",
                           className="muted"))
     return html.Div(className="topbar", children=[
         html.Div([html.Span("MECH-EXO", className="brand"), html.Span("Risk · Live", className="title")]),
@@ -276,13 +276,14 @@ class RiskLiveLayout:
     CONTENT_ID = "risk-live-content"
     INTERVAL_ID = "risk-live-interval"
 
-    def __init__(self, engine: RiskQueryEngine | None = None):
+    def __init__(self, engine: RiskQueryEngine | None = None, refresh_ms: int = REFRESH_MS):
         self.engine = engine or RiskQueryEngine()
+        self.refresh_ms = refresh_ms
 
     def layout(self) -> html.Div:
         """The whole page: the refresh timer and the content rendered now (no blank first paint)."""
         return html.Div(className="page", children=[
-            dcc.Interval(id=self.INTERVAL_ID, interval=REFRESH_MS, n_intervals=0),
+            dcc.Interval(id=self.INTERVAL_ID, interval=self.refresh_ms, n_intervals=0),
             html.Div(id=self.CONTENT_ID, children=self.render()),
         ])
 
@@ -290,7 +291,7 @@ class RiskLiveLayout:
         """Content from the engine's current view of the snapshot and the live files."""
         m = self.engine.get_live_risk_metrics()
         now = self.engine.now()
-        top = [header(m, now), html.Div(killswitch_banner(m["killswitch"]), className="wrap")]
+        top = [header(m, now, self.refresh_ms), html.Div(killswitch_banner(m["killswitch"]), className="wrap")]
         if m["status"] != "ok":
             return top + [html.Div(no_data(m["message"], m["status"]), className="wrap")]
         th = m["thresholds"]
@@ -351,7 +352,8 @@ body { margin: 0; background: %(bg)s; color: %(ink)s; font-family: %(font)s; fon
 .ks-halted { background: %(red)s; color: #fff; padding: 16px 22px; display: flex; gap: 18px; align-items: center;
              box-shadow: 0 0 0 4px rgba(215,48,39,.25); animation: pulse 2s infinite; }
 @keyframes pulse { 0%%,100%% { box-shadow: 0 0 0 4px rgba(215,48,39,.25);} 50%% { box-shadow: 0 0 0 9px rgba(215,48,39,.12);} }
-.ks-icon { font-size: 38px; }
+.ks-icon { flex: none; width: 48px; height: 48px; border-radius: 50%%; border: 4px solid #fff; font-size: 30px;
+           font-weight: 900; display: flex; align-items: center; justify-content: center; }
 .ks-head { font-size: 24px; font-weight: 800; letter-spacing: .04em; }
 .ks-reason { font-size: 16px; margin-top: 2px; }
 .ks-meta { font-size: 13px; opacity: .9; margin-top: 2px; }

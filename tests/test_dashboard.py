@@ -1,0 +1,461 @@
+"""Risk dashboard: RiskQueryEngine against the snapshot, /health and /api/risk/current against the data
+(unhealthy cases included), the server process and its pid file, and the page in a real headless
+Chromium compared number by number with DuckDB queries of the published snapshot.
+
+Homes are copies of the session fixtures (``crash_home``, ``quiet_home``) with the repo's config
+templates added (``init_home`` keeps the fixture's risk.yml and writes killswitch.yml/alerts.yml).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import copy_home
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "artifacts" / "dashboard"
+# After the synthetic history's last session (2026-11-20, close 21:00 UTC): outside the session.
+AFTER_CLOSE = datetime(2026, 11, 20, 21, 30, tzinfo=timezone.utc)
+# The next Monday, 10:00 New York: in session, and the latest mark is from Friday → stale.
+NEXT_SESSION = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+# Saturday: outside any session, data two days old but not a fault.
+WEEKEND = datetime(2026, 11, 21, 15, 0, tzinfo=timezone.utc)
+
+
+# --- fixtures ----------------------------------------------------------------------------------------
+
+def _ready(home):
+    from mech_exo.home import init_home
+
+    init_home(home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def crash_dash(crash_home, tmp_path_factory):
+    """Read-only for tests: a crash home with a kill-switch file (trading enabled)."""
+    return _ready(copy_home(crash_home, tmp_path_factory.mktemp("dash") / "crash"))
+
+
+@pytest.fixture
+def mutable_home(crash_home, tmp_path):
+    return _ready(copy_home(crash_home, tmp_path / "home"))
+
+
+@pytest.fixture
+def empty_home(tmp_path):
+    from mech_exo.home import Home
+
+    return _ready(Home(tmp_path / "empty"))
+
+
+def q(home, sql, params=()):
+    """Independent read of the snapshot (the oracle for every comparison)."""
+    con = duckdb.connect(str(home.analytics_db), read_only=True)
+    try:
+        cur = con.execute(sql, list(params))
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def engine_for(home, now=AFTER_CLOSE):
+    from mech_exo.reporting.query import RiskQueryEngine
+
+    return RiskQueryEngine(home, now=now)
+
+
+def client(home, now=AFTER_CLOSE):
+    from mech_exo.dashboard import create_app
+
+    return create_app(home, now=now).server.test_client()
+
+
+# --- RiskQueryEngine --------------------------------------------------------------------------------
+
+def test_engine_metrics_match_the_models(crash_dash):
+    m = engine_for(crash_dash).get_live_risk_metrics()
+    assert m["status"] == "ok", m["message"]
+    intra = q(crash_dash, "select ts, nav, day_pnl, day_return from nav_intraday order by ts desc limit 1")[0]
+    mtd = q(crash_dash, "select * from mtd_drawdown order by session_date desc limit 1")[0]
+    var = q(crash_dash, "select * from var_daily order by session_date desc limit 1")[0]
+    assert m["nav"] == pytest.approx(intra["nav"])
+    assert m["day_return"] == pytest.approx(intra["day_return"])
+    assert m["day_pnl"] == pytest.approx(intra["day_pnl"])
+    assert m["as_of"] == intra["ts"].replace(tzinfo=timezone.utc)
+    worst = q(crash_dash, """select min(day_return) as w from nav_intraday
+                             where session_date = (select max(session_date) from nav_intraday)""")[0]["w"]
+    assert m["day_worst_return"] == pytest.approx(worst)
+    assert m["mtd_return"] == pytest.approx(mtd["mtd_return"])
+    assert m["monthly_guard"]["armed"] == mtd["guard_armed"]
+    for k in ("var95_usd", "var99_usd", "utilization95", "utilization99", "limit95_usd", "limit99_usd"):
+        assert m[k] == pytest.approx(var[k]), k
+    assert m["level"] == var["level"]
+    # utilisation is a fraction of the limit (0.8 = 80 %), as the model defines it
+    assert m["utilization95"] == pytest.approx(var["var95_usd"] / var["limit95_usd"])
+    top = q(crash_dash, """select strategy, symbol, var95_contribution from position_risk
+                           where var95_contribution is not null order by var95_contribution desc limit 5""")
+    assert [(c["strategy"], c["symbol"]) for c in m["top_contributors"]] == [(r["strategy"], r["symbol"]) for r in top]
+    assert m["killswitch"]["trading_enabled"] is True and m["killswitch"]["readable"] is True
+    assert m["data_age_minutes"] == pytest.approx((AFTER_CLOSE - m["as_of"]).total_seconds() / 60, abs=0.1)
+
+
+def test_engine_exposure_and_heatmap_add_up(crash_dash):
+    eng = engine_for(crash_dash)
+    heat = eng.get_heatmap()
+    total = q(crash_dash, "select sum(var95_contribution) as s from position_risk")[0]["s"]
+    assert sum(c["var95_contribution"] for c in heat) == pytest.approx(total)
+    x = eng.get_exposure()
+    pos = q(crash_dash, "select market_value, nav from positions_current")
+    nav = pos[0]["nav"]
+    assert x["long"] == pytest.approx(sum(p["market_value"] for p in pos if p["market_value"] > 0) / nav)
+    assert x["short"] == pytest.approx(-sum(p["market_value"] for p in pos if p["market_value"] < 0) / nav)
+    assert x["gross"] == pytest.approx(sum(abs(p["market_value"]) for p in pos) / nav)
+    assert len(eng.get_positions()) == len(pos)
+
+
+def test_engine_last_update_and_connection(crash_dash, empty_home):
+    eng = engine_for(crash_dash)
+    latest = q(crash_dash, "select max(ts) as ts from nav_intraday")[0]["ts"]
+    assert eng.get_last_update_time() == latest.replace(tzinfo=timezone.utc)
+    assert eng.check_connection() is True
+    none = engine_for(empty_home)
+    assert none.check_connection() is False
+    assert none.get_last_update_time() is None
+    m = none.get_live_risk_metrics()
+    assert m["status"] == "no_data" and "exo run" in m["message"]
+
+
+def test_reads_never_touch_the_build_lock(mutable_home):
+    """A build holding its write connection on build.duckdb must not disturb any read."""
+    build = duckdb.connect(str(mutable_home.build_db))  # the writer, as dbt holds it during a build
+    try:
+        build.execute("begin transaction")
+        build.execute("create table _in_flight as select 1 as x")
+        with pytest.raises(duckdb.Error):  # the build file really is unavailable to a reader now
+            duckdb.connect(str(mutable_home.build_db), read_only=True).close()
+        eng = engine_for(mutable_home)
+        assert eng.check_connection() is True
+        assert eng.refresh_risk_metrics()["status"] == "ok"
+        assert eng.get_last_update_time() is not None
+        from mech_exo.dashboard.health import health_report
+
+        body, ok = health_report(eng, AFTER_CLOSE)
+        assert ok, body["problems"]
+    finally:
+        build.execute("rollback")
+        build.close()
+
+
+def test_refresh_rereads_a_new_snapshot_and_does_not_build(mutable_home):
+    eng = engine_for(mutable_home)
+    before = eng.get_live_risk_metrics()["var95_usd"]
+    build_mtime = mutable_home.build_db.stat().st_mtime_ns
+    # publish a new snapshot the way the pipeline does: write a copy, rename it over the old one
+    tmp = mutable_home.analytics_db.with_name("analytics.duckdb.tmp")
+    tmp.write_bytes(mutable_home.analytics_db.read_bytes())
+    con = duckdb.connect(str(tmp))
+    con.execute("update var_daily set var95_usd = 1234567.0 where session_date = (select max(session_date) from var_daily)")
+    con.close()
+    os.replace(tmp, mutable_home.analytics_db)
+    assert eng.refresh_risk_metrics()["var95_usd"] == pytest.approx(1234567.0) != before
+    assert eng.get_live_risk_metrics()["var95_usd"] == pytest.approx(1234567.0)
+    assert mutable_home.build_db.stat().st_mtime_ns == build_mtime  # refresh reads; it never builds
+
+
+def test_loss_levels_use_the_guard_rule():
+    from mech_exo.reporting.query import loss_level
+
+    assert loss_level(-0.008, -0.8, -0.4) == "red"           # falls to −0.8 % → stop level
+    assert loss_level(-0.0079999, -0.8, -0.4) == "yellow"
+    assert loss_level(-0.004, -0.8, -0.4) == "yellow"        # −0.4 % is the warning level
+    assert loss_level(-0.0039, -0.8, -0.4) == "green"
+    assert loss_level(-0.03, -3.0, -1.5) == "red"
+    assert loss_level(None, -3.0, -1.5) == "unknown"
+
+
+def test_drill_badge_from_the_drill_log_and_unknown_without_the_module(mutable_home, monkeypatch):
+    from mech_exo.events import append_event
+    from mech_exo.reporting.query import drill_summary
+
+    done = AFTER_CLOSE - timedelta(days=10)
+    append_event(mutable_home.event_log("drills"),
+                 {"drill_id": "d1", "started_at": (done - timedelta(minutes=3)).isoformat(),
+                  "finished_at": done.isoformat(), "duration_s": 180, "dry_run": False, "status": "PASS",
+                  "failed_step": None, "error": None, "report_path": None, "wait_s": 120, "steps": []})
+    d = engine_for(mutable_home).get_live_risk_metrics()["drill"]
+    assert d["badge"] == "green" and d["days_since_last_live_pass"] == pytest.approx(10, abs=0.01)
+    monkeypatch.setitem(sys.modules, "mech_exo.drill", None)  # the module missing → import fails
+    d = drill_summary(mutable_home, AFTER_CLOSE)
+    assert d["badge"] == "unknown" and "unavailable" in d["error"]
+
+
+# --- /health and /api/risk/current -------------------------------------------------------------------
+
+def test_health_ok_after_close_with_age_reported(crash_dash):
+    r = client(crash_dash).get("/health")
+    body = r.get_json()
+    assert r.status_code == 200, body
+    assert body["status"] == "healthy" and body["database"]["reachable"] is True
+    assert body["killswitch"] == {**body["killswitch"], "readable": True, "trading_enabled": True}
+    latest = q(crash_dash, "select max(ts) as ts from nav_intraday")[0]["ts"]
+    assert body["data"]["latest_mark"] == latest.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert body["data"]["age_minutes"] == pytest.approx((AFTER_CLOSE.replace(tzinfo=None) - latest).total_seconds() / 60)
+    assert body["data"]["in_session"] is False and body["data"]["stale"] is False
+
+
+def test_health_weekend_reports_age_but_stays_healthy(crash_dash):
+    r = client(crash_dash).get("/health?now=" + WEEKEND.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    body = r.get_json()
+    assert r.status_code == 200, body
+    assert body["data"]["age_minutes"] > 17 * 60 and body["data"]["in_session"] is False
+
+
+def test_health_stale_in_session_is_503(crash_dash):
+    r = client(crash_dash).get("/health?now=" + NEXT_SESSION.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    body = r.get_json()
+    assert r.status_code == 503, body
+    assert body["data"]["in_session"] is True and body["data"]["stale"] is True
+    assert any("stale" in p.lower() for p in body["problems"])
+
+
+def test_health_and_api_without_snapshot_are_503(empty_home):
+    c = client(empty_home)
+    r = c.get("/health")
+    body = r.get_json()
+    assert r.status_code == 503 and body["database"]["reachable"] is False
+    assert "no data yet" in body["database"]["error"]
+    r = c.get("/api/risk/current")
+    assert r.status_code == 503 and r.get_json()["status"] == "no_data"
+
+
+def test_health_corrupt_killswitch_is_503_and_page_shows_halt(mutable_home):
+    mutable_home.killswitch_yml.write_text("trading_enabled: [oops\n")
+    c = client(mutable_home)
+    r = c.get("/health")
+    body = r.get_json()
+    assert r.status_code == 503, body
+    assert body["killswitch"]["readable"] is False and str(mutable_home.killswitch_yml) in body["killswitch"]["error"]
+    api = c.get("/api/risk/current").get_json()
+    assert api["killswitch"]["halted"] is True and api["killswitch"]["readable"] is False
+
+
+def test_health_bad_now_is_400(crash_dash):
+    r = client(crash_dash).get("/health?now=yesterday")
+    assert r.status_code == 400 and "ISO-8601" in r.get_json()["error"]
+
+
+def test_api_risk_current_matches_the_models(crash_dash):
+    r = client(crash_dash).get("/api/risk/current")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("application/json")
+    body = json.loads(r.get_data(as_text=True))  # strict JSON: no NaN
+    var = q(crash_dash, "select * from var_daily order by session_date desc limit 1")[0]
+    nav = q(crash_dash, "select nav from nav_intraday order by ts desc limit 1")[0]["nav"]
+    assert body["schema_version"] == 1 and body["status"] == "ok"
+    assert body["nav"] == pytest.approx(nav)
+    assert body["var95_usd"] == pytest.approx(var["var95_usd"]) and body["var99_usd"] == pytest.approx(var["var99_usd"])
+    assert body["utilization95"] == pytest.approx(var["utilization95"])
+    assert body["level"] == var["level"] and body["session_date"] == var["session_date"].isoformat()
+    assert body["killswitch"]["trading_enabled"] is True
+    assert body["top_contributors"][0]["var95_contribution"] == pytest.approx(
+        q(crash_dash, "select max(var95_contribution) as m from position_risk")[0]["m"])
+    for key in ("day_return", "mtd_return", "as_of", "generated_at", "thresholds", "drill", "exposure"):
+        assert key in body, key
+
+
+def test_api_shows_a_halt_immediately(mutable_home):
+    from mech_exo.killswitch import set_trading
+
+    c = client(mutable_home)
+    assert c.get("/api/risk/current").get_json()["killswitch"]["halted"] is False
+    set_trading(mutable_home, enabled=False, reason="MONTHLY STOP-LOSS TRIGGERED: -3.10%", trigger="monthly_stop",
+                by="sensor:monthly-drawdown-guard")
+    ks = c.get("/api/risk/current").get_json()["killswitch"]
+    assert ks["halted"] is True and ks["trigger"] == "monthly_stop" and "MONTHLY STOP-LOSS" in ks["reason"]
+    assert c.get("/health").status_code == 200  # a halt is not a dashboard fault
+
+
+# --- the server process --------------------------------------------------------------------------------
+
+def _get(url, timeout=5):
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_module_serves_on_loopback_with_a_pid_file(crash_dash):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from browser import free_port
+
+    port = free_port()
+    pid_path = crash_dash.state_dir / "dashboard.pid"
+    proc = subprocess.Popen([sys.executable, "-m", "mech_exo.dashboard.app", "--port", str(port),
+                             "--home", str(crash_dash.root), "--now", "2026-11-20T21:30:00Z"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status, body = _get(f"http://127.0.0.1:{port}/health")
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200, proc.stdout.read().decode() if proc.poll() is not None else status
+        rec = json.loads(pid_path.read_text())
+        assert rec["pid"] == proc.pid and rec["host"] == "127.0.0.1" and rec["port"] == port
+        assert rec["url"] == f"http://127.0.0.1:{port}/dashboard/risk-live" and rec["home"] == str(crash_dash.root)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert not pid_path.exists(), "the pid file must go away with the server"
+
+
+# --- the page in a real browser ------------------------------------------------------------------------
+
+WAIT_CHARTS = """(() => {
+  const ids = ['risk-heatmap', 'var-timeline', 'position-breakdown'];
+  return ids.every(id => { const g = document.querySelector('#' + id + ' .js-plotly-plot');
+                           return g && g.data && g.data.length && g._fullLayout; })
+         && !!document.getElementById('positions-table');
+})()"""
+
+READ_PAGE = """(() => {
+  const fig = id => { const g = document.querySelector('#' + id + ' .js-plotly-plot');
+                      return g.data.map(t => ({type: t.type, name: t.name, x: t.x, y: t.y, z: t.z})); };
+  const rows = [...document.querySelectorAll('#positions-table tbody tr')].map(tr => {
+      const o = {key: tr.dataset.key};
+      tr.querySelectorAll('td').forEach(td => { o[td.dataset.col] = {text: td.textContent, value: td.dataset.value}; });
+      return o; });
+  const kpi = id => { const el = document.getElementById(id);
+                      const v = el.querySelector('.kpi-value');
+                      return {level: el.dataset.level, text: v.textContent, value: v.dataset.value}; };
+  const banner = document.getElementById('killswitch-banner');
+  return {heatmap: fig('risk-heatmap'), timeline: fig('var-timeline'), positions: fig('position-breakdown'),
+          rows, day: kpi('pnl-day'), mtd: kpi('pnl-mtd'), var95: kpi('kpi-var95'), var99: kpi('kpi-var99'),
+          banner: {state: banner.dataset.state, text: banner.textContent},
+          monthly: document.getElementById('badge-monthly').dataset.level,
+          drill: document.getElementById('badge-drill').dataset.level,
+          title: document.title};
+})()"""
+
+
+def _browse(app, path, shot_name, action=None):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from browser import chromium_page, serve_wsgi
+
+    with serve_wsgi(app.server) as base, chromium_page(1440, 1000) as page:
+        page.navigate(base + path)
+        page.wait_for(WAIT_CHARTS, timeout=60, what="the three charts and the position table")
+        data = page.eval(READ_PAGE)
+        extra = action(page) if action else None
+        page.eval("new Promise(r => requestAnimationFrame(() => setTimeout(r, 300)))")
+        shot = page.screenshot(ARTIFACTS / shot_name)
+    print(f"screenshot: {shot}")
+    assert shot.stat().st_size > 20_000
+    return data, extra
+
+
+def test_browser_page_shows_the_model_values(crash_dash):
+    from mech_exo.dashboard import create_app
+
+    data, _ = _browse(create_app(crash_dash, now=AFTER_CLOSE), "/dashboard/risk-live", "risk_live.png")
+    assert "Risk" in data["title"]
+    # heatmap: Σ var95_contribution by sector × strategy, cell by cell
+    h = data["heatmap"][0]
+    cells = {(r["sector"], r["strategy"]): r["v"] for r in q(crash_dash, """
+        select sector, strategy, sum(var95_contribution) as v from position_risk group by 1, 2""")}
+    shown = {(sec, strat): h["z"][i][j] for i, sec in enumerate(h["y"]) for j, strat in enumerate(h["x"])
+             if h["z"][i][j] is not None}
+    assert shown.keys() == cells.keys()
+    for k, v in cells.items():
+        assert shown[k] == pytest.approx(v), k
+    # timeline: 95 / 99 VaR in USD per session
+    tl = q(crash_dash, "select session_date, var95_usd, var99_usd from var_daily order by session_date")
+    by_name = {t["name"]: t for t in data["timeline"]}
+    for name, col in (("VaR 95 %", "var95_usd"), ("VaR 99 %", "var99_usd")):
+        t = by_name[name]
+        assert t["x"] == [r["session_date"].isoformat() for r in tl]
+        assert [None if v is None else pytest.approx(v) for v in t["y"]] == [r[col] for r in tl]
+    # position breakdown: each position's VaR contribution
+    contrib = {f"{r['symbol']} · {r['strategy']}": r["var95_contribution"]
+               for r in q(crash_dash, "select * from position_risk")}
+    bar = next(t for t in data["positions"] if t["name"] == "VaR95 contribution")
+    assert dict(zip(bar["y"], [pytest.approx(v) for v in bar["x"]])) == contrib
+    # the table: every position with its value, weight and contribution
+    pos = {f"{r['strategy']}|{r['symbol']}": r for r in q(crash_dash, """
+        select p.strategy, p.symbol, p.market_value, p.weight, p.quantity, r.var95_contribution
+        from positions_current p left join position_risk r using (strategy, symbol)""")}
+    assert {r["key"] for r in data["rows"]} == set(pos)
+    for row in data["rows"]:
+        want = pos[row["key"]]
+        for col in ("market_value", "weight", "quantity", "var95_contribution"):
+            assert float(row[col]["value"]) == pytest.approx(want[col]), (row["key"], col)
+        assert row["market_value"]["text"].replace("\u2212", "-") == (
+            f"{'-' if want['market_value'] < 0 else ''}${abs(want['market_value']):,.0f}")
+        assert row["weight"]["text"] == f"{want['weight'] * 100:.2f} %"
+    # headline cards against the models and the guard thresholds
+    intra = q(crash_dash, "select day_return from nav_intraday order by ts desc limit 1")[0]["day_return"]
+    assert float(data["day"]["value"]) == pytest.approx(intra)
+    assert data["day"]["level"] == ("green" if intra * 100 > -0.4 else "yellow" if intra * 100 > -0.8 else "red")
+    var = q(crash_dash, "select var95_usd, var99_usd from var_daily order by session_date desc limit 1")[0]
+    assert float(data["var95"]["value"]) == pytest.approx(var["var95_usd"])
+    assert float(data["var99"]["value"]) == pytest.approx(var["var99_usd"])
+    assert data["banner"]["state"] == "enabled"
+    assert data["drill"] == "red"  # no live drill has ever passed in this home
+
+
+def test_browser_halt_is_unmissable_and_refresh_needs_no_reload(mutable_home):
+    """The page refreshes in place: flip the switch while the page is open and watch the banner turn red
+    (a short refresh period for the test; the app's default is 30 s)."""
+    from mech_exo.dashboard import create_app
+    from mech_exo.killswitch import set_trading
+    from mech_exo.reporting.dash_layout.risk_live import REFRESH_MS
+
+    assert REFRESH_MS == 30_000
+
+    def flip(page):
+        page.eval("window.__no_reload_marker = 42")
+        set_trading(mutable_home, enabled=False, reason="CRITICAL DAY LOSS: -1.40%", trigger="daily_stop",
+                    by="sensor:intraday_pnl_sentinel")
+        page.wait_for("document.getElementById('killswitch-banner').dataset.state === 'halted'", timeout=30,
+                      what="the banner to turn red after the refresh")
+        return page.eval("""({marker: window.__no_reload_marker,
+                              text: document.getElementById('killswitch-banner').textContent,
+                              colour: getComputedStyle(document.getElementById('killswitch-banner')).backgroundColor})""")
+
+    app = create_app(mutable_home, now=AFTER_CLOSE, refresh_ms=1000)
+    data, after = _browse(app, "/dashboard/risk-live", "risk_live_halted.png", action=flip)
+    assert data["banner"]["state"] == "enabled"
+    assert after["marker"] == 42, "the page reloaded instead of refreshing in place"
+    assert "TRADING HALTED" in after["text"] and "CRITICAL DAY LOSS" in after["text"] and "daily_stop" in after["text"]
+    assert after["colour"] == "rgb(215, 48, 39)"
+
+
+def test_browser_no_data_state(empty_home):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from browser import chromium_page, serve_wsgi
+
+    from mech_exo.dashboard import create_app
+
+    with serve_wsgi(create_app(empty_home, now=AFTER_CLOSE).server) as base, chromium_page() as page:
+        page.navigate(base + "/dashboard/risk-live")
+        text = page.wait_for("document.getElementById('no-data') && document.getElementById('no-data').textContent",
+                             what="the no-data card")
+        shot = page.screenshot(ARTIFACTS / "risk_live_no_data.png")
+    print(f"screenshot: {shot}")
+    assert "No data yet" in text and "exo run" in text
