@@ -200,6 +200,31 @@ def test_drill_badge_from_the_drill_log_and_unknown_without_the_module(mutable_h
     assert d["badge"] == "unknown" and "unavailable" in d["error"]
 
 
+def test_runbook_entry_points_default_to_exo_home(crash_dash, monkeypatch):
+    """The run-book calls RiskQueryEngine() and RiskLiveLayout().layout() with no arguments."""
+    from mech_exo.reporting.dash_layout.risk_live import RiskLiveLayout
+    from mech_exo.reporting.query import RiskQueryEngine
+
+    monkeypatch.setenv("EXO_HOME", str(crash_dash.root))
+    assert RiskQueryEngine().home.root == crash_dash.root
+    page = RiskLiveLayout().layout()
+    ids = {getattr(c, "id", None) for c in _walk(page)}
+    assert {"risk-live-interval", "risk-heatmap", "var-timeline", "position-breakdown", "positions-table",
+            "killswitch-banner", "pnl-day", "pnl-mtd", "badge-monthly", "badge-drill"} <= ids
+    interval = next(c for c in _walk(page) if getattr(c, "id", None) == "risk-live-interval")
+    assert interval.interval == 30_000
+
+
+def _walk(component):
+    yield component
+    children = getattr(component, "children", None)
+    if children is None:
+        return
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from _walk(child)
+
+
 # --- /health and /api/risk/current -------------------------------------------------------------------
 
 def test_health_ok_after_close_with_age_reported(crash_dash):

@@ -16,7 +16,7 @@ from dash import Input, Output, dcc, html
 
 from mech_exo.reporting.dash_layout import figures
 from mech_exo.reporting.dash_layout import theme as t
-from mech_exo.reporting.query import RiskQueryEngine, iso
+from mech_exo.reporting.query import RiskQueryEngine, iso, loss_level
 
 REFRESH_MS = 30_000
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
@@ -165,8 +165,6 @@ def kpi_row(m: dict[str, Any]) -> html.Div:
 
 
 def _lvl(fraction: float | None, stop: float, warn: float) -> str:
-    from mech_exo.reporting.query import loss_level
-
     return loss_level(fraction, stop, warn)
 
 
