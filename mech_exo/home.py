@@ -134,6 +134,14 @@ concurrency:
     default_limit: 1
   runs:
     max_concurrent_runs: 4
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1     # a breach is judged seconds after it lands: no 5 s queue wait
+sensors:
+  use_threads: true                 # a slow alert delivery never delays a guard sensor
+  num_workers: 4
 run_monitoring:
   enabled: true
 """

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -244,3 +245,45 @@ def test_a_failed_run_raises_a_critical_alert(tmp_path, monkeypatch):
         evaluate("run_failure_alert", home, instance, monkeypatch, cursor=first.cursor)
     alerts = [e for e in read_events(home.event_log("alerts")) if e.get("event") == "alert"]
     assert any(a["severity"] == "CRITICAL" and "DAGSTER RUN FAILED: data_pipeline" in a["message"] for a in alerts)
+
+
+def test_webserver_serves_the_asset_graph_over_graphql(tmp_path):
+    """Smoke test of what `dagster dev` shows: a real dagster-webserver on loopback."""
+    import socket
+
+    import requests
+
+    home = Home(tmp_path / "h")
+    init_home(home)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(home.dagster_home)}
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("dagster-webserver")), "-m",
+                             "dagster_project.definitions", "-h", "127.0.0.1", "-p", str(port)],
+                            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if requests.get(f"{url}/server_info", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            time.sleep(0.25)
+        query = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
+        nodes = []
+        for _ in range(120):  # the code location loads in the background after start
+            body = requests.post(f"{url}/graphql", json={"query": query}, timeout=10).json()
+            nodes = (body.get("data") or {}).get("assetNodes") or []
+            if nodes:
+                break
+            time.sleep(0.5)
+        by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+        assert {"landing/marks", "nav_intraday", "mtd_drawdown", "var_daily", "analytics_snapshot"} <= set(by_key)
+        assert {"landing/marks"} <= {"/".join(d["path"]) for d in by_key["stg_landing__marks"]["dependencyKeys"]}
+        assert by_key["nav_intraday"]["groupName"] == "marts"
+    finally:
+        proc.terminate()
+        proc.wait(30)
