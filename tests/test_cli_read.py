@@ -104,10 +104,10 @@ def test_risk_current_figures(crash_home):
     assert p["var"]["level"] == var["level"]
     worst = q(crash_home, "select min(day_return) as w from nav_intraday where session_date = ?", [LAST])[0]["w"]
     assert close(p["worst_day_return"], worst)
-    assert p["killswitch"]["readable"] is False  # the fixture home has no killswitch.yml: fail closed
+    assert p["killswitch"]["readable"] is True and p["killswitch"]["trading_enabled"] is True
     text = run(crash_home, "risk", "current").output
     for s in (money(intr["nav"]), money(intr["day_pnl"]), pct(intr["day_return"]), money(var["var95_usd"]),
-              money(var["var99_usd"]), pct(var["utilization95"], 1, False), "DISABLED (fail closed"):
+              money(var["var99_usd"]), pct(var["utilization95"], 1, False), "ENABLED"):
         assert s in text, s
 
 
