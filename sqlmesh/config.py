@@ -6,14 +6,17 @@ beside dbt_project.yml. Building the Config in Python and handing it to
 ``sqlmesh.Context(paths=[repo], config=...)`` keeps the checkout free of SQLMesh files and lets the
 database, cache and variables follow the home being built.
 
-The config is the dbt profile's (profiles.yml, target ``build``) with three changes:
+The config is the dbt profile's (profiles.yml, target ``build``) with these changes:
   * the DuckDB file is ``$EXO_HOME/data/warehouse/sqlmesh/build.duckdb``, never the dbt build's
     ``data/warehouse/build.duckdb``: DuckDB allows one writer per file, and a SQLMesh plan must
     never block (or be blocked by) ``exo run``. The file keeps the name ``build.duckdb`` (in its
     own folder) because DuckDB names the catalog after the file, and SQLMesh refuses a dbt project
     whose profile catalog (``build``) differs from the connection's.
-  * SQLMesh's cache lives in that folder too (``cache/``), not in ``.cache`` in the checkout.
+  * SQLMesh's cache lives in that folder too (``cache-<hash of this file>/``), not in the checkout.
+  * a backfill ``start`` (SQLMesh requires one; see START) and one thread (DuckDB).
   * dbt ``vars`` can be overridden (the same dict ``exo run`` passes with ``--vars``).
+  * the dbt loader is ExternalLocationDbtLoader, which closes the gaps between SQLMesh's dbt
+    support and dbt-duckdb that this project hits (its docstring lists them).
 
 Importable only inside .venv-sqlmesh (it imports sqlmesh); nothing here imports mech_exo.
 """
