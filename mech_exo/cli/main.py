@@ -23,6 +23,9 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "nav": ("mech_exo.cli.nav", "nav", "NAV series and its re-derivation checks."),
     "scoring": ("mech_exo.cli.scoring", "scoring", "Per-strategy health figures (no factor model)."),
     "pnl": ("mech_exo.cli.pnl", "pnl", "Recompute a day's P&L from the snapshot (NAV vs strategies)."),
+    "test": ("mech_exo.cli.test_cmds", "test", "Exercise the alarm chain: test alert, monthly guard dry run."),
+    "data": ("mech_exo.cli.data", "data", "Validate the data (GE, raw inputs), refresh it, repair it by a full rebuild."),
+    "health": ("mech_exo.cli.health", "health", "Health of the snapshot database, the installation, every component."),
 }
 
 
