@@ -26,6 +26,8 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "test": ("mech_exo.cli.test_cmds", "test", "Exercise the alarm chain: test alert, monthly guard dry run."),
     "data": ("mech_exo.cli.data", "data", "Validate the data (GE, raw inputs), refresh it, repair it by a full rebuild."),
     "health": ("mech_exo.cli.health", "health", "Health of the snapshot database, the installation, every component."),
+    "flows": ("mech_exo.cli.flows", "flows", "Dagster jobs, sensors, schedules: status, runs, restart, monitor, dev."),
+    "dashboard": ("mech_exo.cli.dashboard", "dashboard", "The risk dashboard process: status, restart, stop, health."),
 }
 
 

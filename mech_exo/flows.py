@@ -1,0 +1,634 @@
+"""Flows (Dagster jobs, sensors, schedules) and the dashboard process, as the on-call sees them.
+
+Why a module apart from the CLI: `exo flows ...` and `exo dashboard ...` only format what these
+functions return, so the same answers are available to tests and scripts as plain dicts.
+
+* Flows are read from the home's own Dagster instance (``<home>/.dagster``): the instigator state
+  (running/stopped, else the definition's default), the ticks the daemon recorded, the runs (also
+  the in-process ones of `exo run`). Nothing here needs the daemon to be running; when it is not,
+  the answers say so instead of showing stale ticks as if they were current.
+* The run-book spells flows with '-' (Prefect); Dagster names cannot contain it: both are accepted.
+* Dagster is imported lazily: `exo kill status` must never pay for it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from mech_exo.events import iso_utc, utc_now
+from mech_exo.home import REPO_ROOT, Home, ensure_dagster_home
+
+# the four names of the on-call run-book, in Dagster spelling
+RUNBOOK_FLOWS = ("intraday_pnl_sentinel", "monthly_drawdown_guard", "rollback_drill", "data_pipeline")
+# the sensor daemon heartbeats about every 30 s and guard sensors tick every few seconds:
+# nothing for 2 minutes means no daemon is evaluating this home's sensors
+DAEMON_STALE_S = 120.0
+IN_PROGRESS = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
+
+
+class FlowError(Exception):
+    """A failure the on-call can act on; the message names the flow / file and what to run."""
+
+
+def dagster_name(name: str) -> str:
+    """Run-book spelling → Dagster spelling: ``monthly-drawdown-guard`` → ``monthly_drawdown_guard``."""
+    return name.strip().replace("-", "_")
+
+
+def runbook_name(name: str) -> str | None:
+    return name.replace("_", "-") if name in RUNBOOK_FLOWS else None
+
+
+@contextmanager
+def home_env(home: Home) -> Iterator[None]:
+    """EXO_HOME = this home for the duration: the code location's sensors and module-level ``defs``
+    find their home through it (as under the daemon). Restored afterwards, so a test process or a
+    long-lived caller is not left pointing at another home."""
+    old = os.environ.get("EXO_HOME")
+    os.environ["EXO_HOME"] = str(home.root)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("EXO_HOME", None)
+        else:
+            os.environ["EXO_HOME"] = old
+
+
+@contextmanager
+def open_instance(home: Home):
+    """The home's Dagster instance (runs, ticks, instigator state), disposed after use."""
+    import dagster as dg
+
+    inst = dg.DagsterInstance.from_config(str(ensure_dagster_home(home)))
+    try:
+        yield inst
+    finally:
+        inst.dispose()
+
+
+def killswitch_summary(home: Home) -> dict[str, Any]:
+    """The switch as the on-call reads it after a flow ran; unreadable = DISABLED (fail closed)."""
+    from mech_exo.killswitch import read_state
+
+    s = read_state(home)
+    enabled = bool(s.readable and s.trading_enabled)
+    return {"trading_enabled": enabled, "state": "ENABLED" if enabled else "DISABLED", "readable": s.readable,
+            "reason": s.reason, "trigger": s.trigger, "updated_at": s.updated_at, "updated_by": s.updated_by,
+            "error": s.error, "path": str(s.path)}
+
+
+def _iso(ts: float | None) -> str | None:
+    return iso_utc(datetime.fromtimestamp(ts, timezone.utc)) if ts else None
+
+
+# --- the code location's flows ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    kind: str                      # "sensor" | "schedule" | "job"
+    description: str
+    default_status: str | None     # "running" | "stopped" (sensors, schedules); None for jobs
+    job: str | None = None         # the job a sensor / schedule launches
+    cron: str | None = None
+    timezone: str | None = None
+    interval_s: int | None = None
+
+    @property
+    def runbook_name(self) -> str | None:
+        return runbook_name(self.name)
+
+
+def _sensor_job(sensor) -> str | None:
+    try:
+        return sensor.job_name
+    except Exception:  # noqa: BLE001 — asset / run-status sensors have no target job
+        return None
+
+
+def catalog(defs) -> dict[str, Flow]:
+    """Every sensor, schedule and job of the Definitions, by name (internal ``__`` jobs left out)."""
+    repo = defs.get_repository_def()
+    out: dict[str, Flow] = {}
+    for s in repo.sensor_defs:
+        out[s.name] = Flow(s.name, "sensor", s.description or "", s.default_status.value.lower(),
+                           job=_sensor_job(s), interval_s=s.minimum_interval_seconds)
+    for s in repo.schedule_defs:
+        out[s.name] = Flow(s.name, "schedule", s.description or "", s.default_status.value.lower(),
+                           job=s.job_name, cron=s.cron_schedule, timezone=s.execution_timezone)
+    for j in repo.get_all_jobs():
+        if not j.name.startswith("__"):
+            out[j.name] = Flow(j.name, "job", j.description or "", None)
+    return out
+
+
+def next_fire(flow: Flow, now: datetime) -> str | None:
+    if not flow.cron:
+        return None
+    from dagster._utils.schedules import cron_string_iterator
+
+    return iso_utc(next(cron_string_iterator(now.timestamp(), flow.cron, flow.timezone)))
+
+
+def tick_record(t) -> dict[str, Any]:
+    """One sensor / schedule tick: when, outcome, and what it said or launched."""
+    status = t.status.value
+    if status == "SKIPPED":
+        result = t.skip_reason or "skipped"
+    elif status == "SUCCESS":
+        result = f"requested {len(t.run_ids)} run(s)" + (f": {', '.join(r[:8] for r in t.run_ids)}" if t.run_ids else "")
+    elif status == "FAILURE":
+        result = ((t.error.message if t.error else "") or "failed").strip().splitlines()[0][:300]
+    else:
+        result = "in progress"
+    end = t.end_timestamp
+    return {"at": _iso(t.timestamp), "status": status, "result": result, "run_ids": list(t.run_ids),
+            "duration_s": round(end - t.timestamp, 3) if end else None}
+
+
+def _failure_of(inst, run_id: str) -> str | None:
+    from dagster._core.events import DagsterEventType
+
+    from mech_exo.pipeline import _failure_message  # the one-line reason `exo run` prints
+
+    logs = inst.all_logs(run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE})
+    steps = [e for e in logs if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"]
+    event = (steps or logs or [None])[0]
+    if event is None:
+        return None
+    if event.dagster_event and event.dagster_event.event_type_value == "STEP_FAILURE":
+        return f"{event.dagster_event.step_key}: {_failure_message(event.dagster_event)}"
+    return (event.dagster_event.message if event.dagster_event else event.user_message) or "run failed"
+
+
+def run_record(inst, rec) -> dict[str, Any]:
+    """One run: id, status, start, duration, what started it, and why it failed."""
+    run = rec.dagster_run
+    status = run.status.value
+    start, end = rec.start_time, rec.end_time
+    tags = run.tags
+    trigger = (tags.get("exo/trigger") or (f"sensor:{tags['dagster/sensor_name']}" if "dagster/sensor_name" in tags else None)
+               or (f"schedule:{tags['dagster/schedule_name']}" if "dagster/schedule_name" in tags else None) or "manual")
+    duration = (end or time.time()) - start if start else None
+    return {"run_id": run.run_id, "job": run.job_name, "status": status, "start": _iso(start), "end": _iso(end),
+            "duration_s": round(duration, 3) if duration is not None else None, "trigger": trigger,
+            "failure": _failure_of(inst, run.run_id) if status == "FAILURE" else None}
+
+
+def job_runs(inst, *, job: str | None = None, tags: dict[str, str] | None = None, count: int = 5) -> list[dict]:
+    from dagster import RunsFilter
+
+    flt = RunsFilter(job_name=job, tags=tags or {})
+    return [run_record(inst, r) for r in inst.get_run_records(filters=flt, limit=count)]
+
+
+def instigator_states(inst) -> dict[str, Any]:
+    """Instigator state by name (one code location per home instance: names are unique)."""
+    return {s.instigator_name: s for s in inst.all_instigator_state()}
+
+
+def effective_status(flow: Flow, state) -> str:
+    """running / stopped: the instance's state when someone toggled it, else the definition's default."""
+    value = state.status.value if state is not None else "DECLARED_IN_CODE"
+    if value == "RUNNING":
+        return "running"
+    if value == "STOPPED":
+        return "stopped"
+    return flow.default_status or "stopped"
+
+
+def ticks_of(inst, state, count: int) -> list[dict]:
+    if state is None:
+        return []
+    return [tick_record(t) for t in inst.get_ticks(state.instigator_origin_id, state.selector_id, limit=count)]
+
+
+def daemon_health(inst, now: datetime) -> dict[str, Any]:
+    """Is a daemon evaluating this home's sensors? The sensor daemon's heartbeat or the latest tick
+    of any sensor/schedule, whichever is newer; older than ``DAEMON_STALE_S`` (or never) → a warning
+    with the fix."""
+    beat = inst.get_daemon_heartbeats().get("SENSOR")
+    ticks = [t for s in inst.all_instigator_state() for t in ticks_of(inst, s, 1)]
+    latest_tick = max((t["at"] for t in ticks), default=None)
+    seen = [t for t in (_iso(beat.timestamp) if beat else None, latest_tick) if t]
+    last = max(seen) if seen else None
+    age = (now - datetime.fromisoformat(last.replace("Z", "+00:00"))).total_seconds() if last else None
+    ok = age is not None and age <= DAEMON_STALE_S
+    warning = None if ok else (
+        ("no daemon has ever ticked on this home" if last is None else
+         f"the daemon has not ticked for {age / 60:.0f} min (last {last})")
+        + ": sensor ticks are not being recorded — daemon not running? start it with `exo flows dev`")
+    return {"last_seen": last, "age_s": round(age, 1) if age is not None else None, "running": ok, "warning": warning}
+
+
+class FlowSet:
+    """The code location of one home (built once: importing it costs seconds) and readers of its
+    instance. Every reader opens the instance for the call only, so a long `monitor` never holds it."""
+
+    def __init__(self, home: Home, defs=None):
+        self.home = home
+        if defs is None:
+            with home_env(home):
+                from dagster_project.definitions import build_definitions
+
+                defs = build_definitions(home)
+        self.defs = defs
+        self.flows = catalog(defs)
+
+    # --- names ---------------------------------------------------------------------------------
+    def resolve(self, name: str) -> Flow:
+        key = dagster_name(name)
+        if key not in self.flows:
+            known = ", ".join(sorted(self.flows))
+            raise FlowError(f"no flow named {name!r} in dagster_project.definitions (known: {known})")
+        return self.flows[key]
+
+    def related(self, flow: Flow) -> list[Flow]:
+        """What an on-call asking about ``flow`` also needs: what launches it, what it launches,
+        and its namesakes (``monthly_drawdown_guard`` → ``_check`` job, ``_eod`` schedule)."""
+        out = [f for f in self.flows.values() if f is not flow and (
+            f.job == flow.name or flow.job == f.name or f.name.startswith(flow.name + "_")
+            or flow.name.startswith(f.name + "_"))]
+        return sorted(out, key=lambda f: (f.kind, f.name))
+
+    # --- status --------------------------------------------------------------------------------
+    def _status_of(self, inst, flow: Flow, state, now: datetime) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": flow.name, "runbook_name": flow.runbook_name, "kind": flow.kind,
+                             "status": effective_status(flow, state) if flow.kind != "job" else "idle",
+                             "default_status": flow.default_status, "job": flow.job,
+                             "description": flow.description}
+        if flow.kind in ("sensor", "schedule"):
+            ticks = ticks_of(inst, state, 1)
+            d["last_tick"] = ticks[0] if ticks else None
+            d["state_recorded"] = state is not None
+        if flow.kind == "sensor":
+            d["interval_s"] = flow.interval_s
+        if flow.kind == "schedule":
+            d.update(cron=flow.cron, timezone=flow.timezone,
+                     next_tick=next_fire(flow, now) if d["status"] == "running" else None)
+        if flow.kind == "job":
+            runs = job_runs(inst, job=flow.name, count=1)
+            d["last_run"] = runs[0] if runs else None
+            if runs and runs[0]["status"] in IN_PROGRESS:
+                d["status"] = "running"
+        return d
+
+    def status(self, name: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+        """One flow (plus its related flows) or, without ``name``, every flow of the code location."""
+        now = now or utc_now()
+        if name is None:
+            chosen = sorted(self.flows.values(), key=lambda f: (f.kind, f.name))
+        else:
+            flow = self.resolve(name)
+            chosen = [flow, *self.related(flow)]
+        with open_instance(self.home) as inst:
+            states = instigator_states(inst)
+            rows = [self._status_of(inst, f, states.get(f.name), now) for f in chosen]
+            daemon = daemon_health(inst, now)
+        warnings = [daemon["warning"]] if daemon["warning"] else []
+        return {"home": str(self.home.root), "instance": str(self.home.dagster_home), "checked_at": iso_utc(now),
+                "flow": self.resolve(name).name if name else None, "daemon": daemon, "flows": rows,
+                "warnings": warnings}
+
+    # --- history -------------------------------------------------------------------------------
+    def runs(self, name: str, count: int = 5) -> dict[str, Any]:
+        """Last ``count`` runs of a job; for a sensor / schedule its last ``count`` ticks and the runs
+        it launched."""
+        flow = self.resolve(name)
+        with open_instance(self.home) as inst:
+            ticks: list[dict] = []
+            if flow.kind == "job":
+                runs = job_runs(inst, job=flow.name, count=count)
+            else:
+                ticks = ticks_of(inst, instigator_states(inst).get(flow.name), count)
+                tag = "dagster/sensor_name" if flow.kind == "sensor" else "dagster/schedule_name"
+                runs = job_runs(inst, tags={tag: flow.name}, count=count)
+            daemon = daemon_health(inst, utc_now())
+        notes = []
+        if flow.kind != "job" and not ticks:
+            notes.append(f"no ticks recorded for {flow.name}: ticks are recorded only while the daemon runs "
+                         "(`exo flows dev`)")
+        see_also = [f.name for f in self.related(flow) if f.kind == "job"]
+        return {"flow": flow.name, "runbook_name": flow.runbook_name, "kind": flow.kind, "count": count,
+                "ticks": ticks, "runs": runs, "related_jobs": see_also, "daemon": daemon, "notes": notes}
+
+    def latest_runs(self, count: int = 5) -> list[dict]:
+        with open_instance(self.home) as inst:
+            return job_runs(inst, count=count)
+
+    # --- run now -------------------------------------------------------------------------------
+    def restart(self, name: str, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Run the flow now. A job runs in-process on the home's instance (data_pipeline through
+        `exo run`'s own path); a schedule runs what its next tick would request; a sensor is
+        evaluated once. The kill-switch state after it is part of the answer: that is what the
+        on-call checks next."""
+        flow = self.resolve(name)
+        if flow.kind == "sensor":
+            out = self.evaluate_sensor(flow)
+        elif flow.kind == "schedule":
+            out = self.run_schedule(flow, progress)
+        else:
+            out = self.run_job(flow.name, progress=progress)
+        out.update(flow=flow.name, runbook_name=flow.runbook_name, kind=flow.kind,
+                   killswitch=killswitch_summary(self.home))
+        return out
+
+    def run_job(self, job: str, *, run_config: dict | None = None, tags: dict | None = None,
+                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        if job == "data_pipeline":
+            from mech_exo.pipeline import as_jsonable, run_pipeline
+
+            report = run_pipeline(self.home, by="exo flows restart", progress=progress)
+            return {"action": "run", "job": job, "ok": report.ok, "run_id": report.run_id,
+                    "status": "SUCCESS" if report.ok else "FAILURE",
+                    "failure": None if report.ok else f"{report.failed_step}: {report.error}",
+                    "report": as_jsonable(report), "_report": report}
+        job_def = self.defs.resolve_job_def(job)
+        config = dict(run_config or {})
+        config.setdefault("loggers", {"console": {"config": {"log_level": "ERROR"}}})
+        if progress:
+            progress(f"{job}: executing in-process on {self.home.dagster_home}")
+        with home_env(self.home), open_instance(self.home) as inst:
+            result = job_def.execute_in_process(run_config=config, instance=inst, raise_on_error=False,
+                                                tags={"exo/trigger": "exo flows restart", **(tags or {})})
+            failure = None if result.success else _failure_of(inst, result.run_id)
+        outputs = {}
+        for node in job_def.graph.node_names():
+            try:
+                outputs[node] = result.output_for_node(node)
+            except Exception:  # noqa: BLE001 — a failed or output-less op has nothing to show
+                continue
+        return {"action": "run", "job": job, "ok": result.success, "run_id": result.run_id,
+                "status": "SUCCESS" if result.success else "FAILURE", "failure": failure,
+                "outputs": json.loads(json.dumps(outputs, default=str))}
+
+    def run_schedule(self, flow: Flow, progress: Callable[[str], None] | None) -> dict[str, Any]:
+        import dagster as dg
+
+        sched = self.defs.get_repository_def().get_schedule_def(flow.name)
+        with home_env(self.home), open_instance(self.home) as inst:
+            data = sched.evaluate_tick(dg.build_schedule_context(instance=inst, scheduled_execution_time=utc_now()))
+        requests = list(data.run_requests or [])
+        if not requests:
+            return {"action": "schedule tick", "ok": True, "skip_reason": data.skip_message, "runs": []}
+        runs = [self.run_job(flow.job, run_config=r.run_config, tags={"dagster/schedule_name": flow.name},
+                             progress=progress) for r in requests]
+        first = runs[0]
+        return {**first, "action": "schedule tick → run", "ok": all(r["ok"] for r in runs), "runs": runs}
+
+    def evaluate_sensor(self, flow: Flow) -> dict[str, Any]:
+        """One tick now, as the daemon evaluates it (EXO_HOME = this home, the home's instance).
+        No cursor: an asset sensor judges the latest snapshot even if the daemon already did.
+        Run requests are shown, not launched (launching is the daemon's job)."""
+        import dagster as dg
+
+        sensor = self.defs.get_repository_def().get_sensor_def(flow.name)
+        with home_env(self.home), open_instance(self.home) as inst:
+            ctx = dg.build_sensor_context(instance=inst, definitions=self.defs)
+            try:
+                data = sensor.evaluate_tick(ctx)
+            except Exception as exc:  # noqa: BLE001 — the daemon would record a FAILURE tick
+                return {"action": "sensor tick", "ok": False, "status": "FAILURE",
+                        "failure": str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__}
+        requests = [{"run_key": r.run_key, "job": r.job_name or flow.job} for r in (data.run_requests or [])]
+        out = {"action": "sensor tick", "ok": True, "status": "SUCCESS" if requests else "SKIPPED",
+               "skip_reason": data.skip_message, "run_requests": requests, "failure": None}
+        if data.skip_message and data.skip_message.startswith("No new materialization"):
+            out["hint"] = ("no snapshot materialization is recorded in this home's instance: "
+                           "run `exo flows restart --flow data-pipeline` first")
+        if requests:
+            out["hint"] = "run requests are launched by the daemon; to run the job now use `exo flows restart --flow " \
+                          f"{requests[0]['job']}`"
+        return out
+
+    # --- monitor -------------------------------------------------------------------------------
+    def overview(self, now: datetime | None = None, run_count: int = 5) -> dict[str, Any]:
+        """What `monitor` shows: every sensor/schedule, the latest runs, the kill-switch."""
+        st = self.status(now=now)
+        st["flows"] = [f for f in st["flows"] if f["kind"] != "job"]
+        st["latest_runs"] = self.latest_runs(run_count)
+        st["killswitch"] = killswitch_summary(self.home)
+        return st
+
+
+# --- dagster dev ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DevCommand:
+    argv: list[str]
+    env: dict[str, str]        # the full environment of the child
+    cwd: Path
+
+    def describe(self) -> dict[str, Any]:
+        return {"argv": self.argv, "cwd": str(self.cwd), "EXO_HOME": self.env["EXO_HOME"],
+                "DAGSTER_HOME": self.env["DAGSTER_HOME"]}
+
+
+def dagster_executable() -> str:
+    exe = Path(sys.executable).with_name("dagster")
+    return str(exe) if exe.exists() else "dagster"
+
+
+def dev_command(home: Home, port: int = 3000, host: str = "127.0.0.1") -> DevCommand:
+    """`dagster dev` for this home: the UI and the daemon, with runs and ticks in ``<home>/.dagster``."""
+    dagster_home = ensure_dagster_home(home)
+    env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(dagster_home)}
+    argv = [dagster_executable(), "dev", "-m", "dagster_project.definitions", "-h", host, "-p", str(port)]
+    return DevCommand(argv, env, REPO_ROOT)
+
+
+# --- the dashboard process --------------------------------------------------------------------------
+# Contract (docs/DASHBOARD.md): `python -m mech_exo.dashboard.app --host H --port P --home DIR` writes
+# <home>/data/state/dashboard.pid (JSON: pid, host, port, url, home, started_at) and serves /health
+# (503 when unhealthy). Read here without importing Dash: status must answer in well under a second.
+
+DASHBOARD_HOST, DASHBOARD_PORT = "127.0.0.1", 8050
+DASHBOARD_MODULE = "mech_exo.dashboard.app"
+
+
+def dashboard_pid_path(home: Home) -> Path:
+    return home.state_dir / "dashboard.pid"
+
+
+def dashboard_log_path(home: Home) -> Path:
+    return home.state_dir / "dashboard.log"
+
+
+def read_dashboard_record(home: Home) -> dict[str, Any] | None:
+    try:
+        rec = json.loads(dashboard_pid_path(home).read_text())
+    except (OSError, ValueError):
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Alive and not a zombie (a child we started and stopped is a zombie until reaped: reap it)."""
+    if not pid:
+        return False
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def is_dashboard_process(pid: int) -> bool:
+    """Is ``pid`` really a dashboard? A stale pid file may name a pid the system reused: never
+    signal a process we cannot identify (no /proc: trust the file)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return True
+    return DASHBOARD_MODULE in cmdline or "mech_exo.dashboard" in cmdline
+
+
+def url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def get_health(host: str, port: int, timeout: float = 3.0) -> tuple[int, Any]:
+    """GET /health → (HTTP status, parsed JSON or text). Raises OSError when nothing answers."""
+    url = f"http://{url_host(host)}:{port}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 — loopback URL we built
+            code, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:  # 503 carries the JSON that says why
+        code, raw = exc.code, exc.read()
+    try:
+        return code, json.loads(raw)
+    except ValueError:
+        return code, raw.decode(errors="replace")[:500]
+
+
+def dashboard_address(home: Home, host: str | None, port: int | None) -> tuple[str, int, dict | None]:
+    """Where to look: explicit --host/--port, else the running dashboard's pid file, else 127.0.0.1:8050."""
+    rec = read_dashboard_record(home)
+    host = host or (rec or {}).get("host") or DASHBOARD_HOST
+    port = port or (rec or {}).get("port") or DASHBOARD_PORT
+    return host, int(port), rec
+
+
+def dashboard_status(home: Home, host: str | None = None, port: int | None = None) -> dict[str, Any]:
+    """Running = the pid file's process is alive AND the port answers /health (any HTTP status)."""
+    host, port, rec = dashboard_address(home, host, port)
+    pid = (rec or {}).get("pid")
+    alive = pid_alive(pid)
+    out: dict[str, Any] = {"home": str(home.root), "pid_file": str(dashboard_pid_path(home)), "pid": pid,
+                           "pid_alive": alive, "stale_pid_file": bool(rec) and not alive, "host": host, "port": port,
+                           "url": f"http://{url_host(host)}:{port}/dashboard/risk-live",
+                           "started_at": (rec or {}).get("started_at"), "uptime_s": None, "health_http": None,
+                           "healthy": None, "running": False, "problem": None}
+    if rec and alive and out["started_at"]:
+        started = datetime.fromisoformat(str(out["started_at"]).replace("Z", "+00:00"))
+        out["uptime_s"] = round((utc_now() - started).total_seconds(), 1)
+    try:
+        code, body = get_health(host, port)
+        out["health_http"], out["healthy"] = code, code == 200
+        out["health"] = body
+    except OSError as exc:
+        out["health_error"] = str(getattr(exc, "reason", exc))
+    out["running"] = alive and out["health_http"] is not None
+    if not rec:
+        out["problem"] = f"no pid file {dashboard_pid_path(home)}: the dashboard is not running (start: `exo dashboard restart`)"
+    elif not alive:
+        out["problem"] = f"stale pid file {dashboard_pid_path(home)}: pid {pid} is not running"
+    elif out["health_http"] is None:
+        out["problem"] = f"pid {pid} is alive but http://{url_host(host)}:{port}/health does not answer"
+    elif not out["healthy"]:
+        out["problem"] = f"/health answered HTTP {out['health_http']} (unhealthy)"
+    return out
+
+
+def stop_dashboard(home: Home, timeout: float = 10.0) -> dict[str, Any]:
+    """SIGTERM the recorded dashboard, wait, SIGKILL after ``timeout``. Only a process identified
+    as a dashboard is signalled; a stale pid file is left for the new server to overwrite."""
+    rec = read_dashboard_record(home) or {}
+    pid = rec.get("pid")
+    if not pid_alive(pid):
+        return {"stopped": None, "signal": None, "note": "not running" + (f" (stale pid {pid})" if pid else "")}
+    if not is_dashboard_process(pid):
+        return {"stopped": None, "signal": None,
+                "note": f"pid {pid} from {dashboard_pid_path(home)} is not a dashboard process: left alone"}
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return {"stopped": pid, "signal": "SIGTERM", "note": None}
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    while pid_alive(pid) and time.monotonic() < deadline + 5:
+        time.sleep(0.1)
+    return {"stopped": pid, "signal": "SIGKILL", "note": f"did not exit within {timeout:g}s of SIGTERM"}
+
+
+def dashboard_argv(home: Home, host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", DASHBOARD_MODULE, "--host", host, "--port", str(port), "--home", str(home.root)]
+
+
+def _log_tail(path: Path, n: int = 5) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return " | ".join(lines[-n:])
+
+
+def start_dashboard(home: Home, host: str = DASHBOARD_HOST, port: int = DASHBOARD_PORT,
+                    wait_s: float = 20.0) -> dict[str, Any]:
+    """Start a detached dashboard (own session: it outlives the CLI), log to data/state/dashboard.log,
+    and return once /health answers. Raises FlowError naming the log when it does not come up."""
+    home.state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = dashboard_log_path(home)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(dashboard_argv(home, host, port), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, cwd=str(home.root))
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < wait_s:
+        if proc.poll() is not None:
+            raise FlowError(f"the dashboard exited with code {proc.returncode} on {host}:{port}; "
+                            f"{log_path}: {_log_tail(log_path)}")
+        try:
+            code, _ = get_health(host, port, timeout=1.0)
+        except OSError:
+            time.sleep(0.2)
+            continue
+        return {"pid": proc.pid, "host": host, "port": port, "url": f"http://{url_host(host)}:{port}/dashboard/risk-live",
+                "health_http": code, "log": str(log_path), "seconds": round(time.monotonic() - t0, 1)}
+    proc.terminate()
+    raise FlowError(f"the dashboard (pid {proc.pid}) did not answer /health on {host}:{port} within {wait_s:g}s "
+                    f"(stopped it); {log_path}: {_log_tail(log_path)}")
+
+
+def restart_dashboard(home: Home, host: str | None = None, port: int | None = None,
+                      stop_timeout: float = 10.0, wait_s: float = 20.0) -> dict[str, Any]:
+    host, port, _ = dashboard_address(home, host, port)
+    stopped = stop_dashboard(home, timeout=stop_timeout)
+    started = start_dashboard(home, host, port, wait_s=wait_s)
+    return {"stopped": stopped, "started": started, "url": started["url"]}
+
+
+def as_dict(flow: Flow) -> dict[str, Any]:
+    return {**asdict(flow), "runbook_name": flow.runbook_name}
