@@ -78,7 +78,7 @@ def config_cmd(home: Home, as_json: bool) -> None:
             e.add_row(name, step["level"], f"{step['after_minutes']:g}", str(contact.get("name") or "—"),
                       str(contact.get("telegram_chat_id") or "not set"))
     c.print(e)
-    a = table("Approvers (re-enable after a monthly/VaR halt)", "Name", "Role")
+    a = table("Approvers", "Name", "Role (may re-enable after)")
     for ap in s["approvers"]:
         a.add_row(str(ap["name"]), str(ap["role"]))
     c.print(a if s["approvers"] else "[yellow]no approvers configured[/]: monthly/VaR halts cannot be re-enabled")

@@ -167,6 +167,12 @@ def validate_payload(home: Home, date_opt: str | None, range_opt: str | None, al
             "sources": sources}
 
 
+def short_check(check: str) -> str:
+    """``expect_column_values_to_not_be_null(ts)`` → ``not_be_null(ts)``: the table stays readable
+    at 100 columns; --json keeps the full Great Expectations names."""
+    return check.removeprefix("expect_").replace("column_values_to_", "", 1)
+
+
 def _verdict(o: dict[str, Any] | None) -> str:
     from mech_exo.cli.risk_cmds import status_cell
 
@@ -202,6 +208,8 @@ def validate_cmd(home: Home, date_opt: str | None, range_opt: str | None, all_so
 
 
 def _print_validate(p: dict[str, Any]) -> None:
+    from rich.markup import escape
+
     from mech_exo.cli.risk_cmds import table
 
     c = console()
@@ -212,10 +220,13 @@ def _print_validate(p: dict[str, Any]) -> None:
         c.print("  rows in scope: " + ", ".join(f"{t} {v['rows']}" for t, v in sorted(sc["rows_in_scope"].items())))
     cols = ["Suite", "Check", "Severity", "All rows"] + (["In scope"] if sc else []) + ["Observed"]
     t = table("Data checks on the snapshot" + (f" (in scope: {sc['label']})" if sc else ""), *cols, compact=True)
+    t.columns[1].overflow = "fold"
+    t.columns[1].max_width = 34
+    t.columns[-1].min_width = 24
     for o in p["checks"]:
         shown = o["in_scope"] if (o["in_scope"] and o["passed"]) else o
         extra = [_verdict(o["in_scope"]) if o["in_scope"] else "n/a"] if sc else []
-        t.add_row(o["suite"], o["check"], o["severity"], _verdict(o), *extra, shown["observed"])
+        t.add_row(o["suite"], short_check(o["check"]), o["severity"], _verdict(o), *extra, escape(shown["observed"]))
     c.print(t)
     src = p["sources"]
     if src is not None:

@@ -152,8 +152,7 @@ def monthly_guard_cmd(home: Home, dry_run: bool, as_json: bool) -> None:
     if as_json:
         emit_json(p)
         return
-    t = table(f"Monthly guard — dry run on the snapshot (session {p['session_date']})", "Figure", ">Value",
-              show_header=False)
+    t = table(f"Monthly guard, dry run: session {p['session_date']}", "Figure", "Value", show_header=False)
     t.add_row("MTD return", pct_cell(p["mtd_return"]) if p["mtd_return"] is not None else "—")
     t.add_row("Threshold", f"{p['threshold_pct']:.2f}%")
     t.add_row("Armed", ("[green]yes[/]" if p["armed"] else "[yellow]no[/]")
