@@ -17,7 +17,7 @@ from dagster_project.guards.sensors import (
     GUARD_SENSOR_DEFS, data_freshness_watch, monthly_guard_check, monthly_guard_schedule,
 )
 from dagster_project.pipeline.assets import (
-    DBT_EXECUTABLE, DBT_PROJECT, EVENT_LOG_SPECS, analytics_snapshot, exo_dbt_models, landing,
+    DBT_EXECUTABLE, DBT_PROJECT, EVENT_LOG_SPECS, analytics_snapshot, exo_dbt_models, guard_decisions, landing,
 )
 from dagster_project.pipeline.checks import great_expectations
 from dagster_project.pipeline.schedules import (
@@ -28,18 +28,18 @@ from dagster_project.progress import exo_progress
 from dagster_project.resources import ExoHomeResource, default_home
 from mech_exo.home import Home
 
-def build_definitions(home: Home, now: datetime | None = None) -> dg.Definitions:
+def build_definitions(home: Home, now: datetime | None = None, actor: str = "") -> dg.Definitions:
     """The code location for one home. `dagster dev` loads ``defs`` (the home of EXO_HOME);
     ``exo run`` builds the same definitions for its --home and executes ``data_pipeline``."""
     data_pipeline = dg.define_asset_job(
         name="data_pipeline",
-        selection=dg.AssetSelection.assets(landing, exo_dbt_models, analytics_snapshot),
+        selection=dg.AssetSelection.assets(landing, exo_dbt_models, analytics_snapshot, guard_decisions),
         executor_def=dg.in_process_executor,  # one process: no per-step start-up on the breach path
-        description="ingest → dbt build (models, tests) → publish snapshot → Great Expectations checks. "
-                    "The guard sensors react to the snapshot it publishes.",
+        description="ingest → dbt build (models, tests) → publish snapshot → guards → Great Expectations "
+                    "checks. The guard sensors also react to every snapshot it publishes.",
     )
     return dg.Definitions(
-        assets=[landing, exo_dbt_models, analytics_snapshot, *EVENT_LOG_SPECS],
+        assets=[landing, exo_dbt_models, analytics_snapshot, guard_decisions, *EVENT_LOG_SPECS],
         asset_checks=[great_expectations],
         jobs=[data_pipeline, monthly_guard_check, rollback_drill, drill_overdue_check, daily_summary, health_check],
         sensors=[*GUARD_SENSOR_DEFS, data_freshness_watch, make_input_watch(data_pipeline), alert_delivery,
@@ -48,7 +48,7 @@ def build_definitions(home: Home, now: datetime | None = None) -> dg.Definitions
                    drill_overdue_daily, daily_summary_schedule, health_check_schedule],
         loggers={"console": dg.colored_console_logger, "exo_progress": exo_progress},
         resources={
-            "exo": ExoHomeResource(root=str(home.root), now=now.isoformat() if now else ""),
+            "exo": ExoHomeResource(root=str(home.root), now=now.isoformat() if now else "", actor=actor),
             "dbt": DbtCliResource(project_dir=str(DBT_PROJECT.project_dir), profiles_dir=str(DBT_PROJECT.project_dir),
                                   dbt_executable=DBT_EXECUTABLE),
         },

@@ -15,6 +15,9 @@ class ExoHomeResource(dg.ConfigurableResource):
     # Evaluation instant (ISO-8601 UTC) for ingest's "future timestamp" rule and the freshness
     # check; empty = the wall clock. `exo run --now` and the demo set it.
     now: str = ""
+    # Who the guard step acts as in the kill-switch history ("cli:alice" for `exo run`);
+    # empty = "dagster:<run id>" (a run launched by the daemon, a schedule or the UI).
+    actor: str = ""
 
     @property
     def home(self) -> Home:

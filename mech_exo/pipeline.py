@@ -337,7 +337,7 @@ def _read_state(home: Home, name: str) -> dict[str, Any] | None:
 
 
 def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool = False,
-                          show_steps: bool = False):
+                          show_steps: bool = False, guards: bool = True, by: str = "exo run"):
     """Run the Dagster job ``data_pipeline`` in-process on the home's own Dagster instance (so the
     run shows in `exo flows runs` and the UI). Returns the Dagster execution result."""
     import dagster as dg
@@ -346,7 +346,7 @@ def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refre
     from mech_exo.home import ensure_dagster_home
 
     instance = dg.DagsterInstance.from_config(str(ensure_dagster_home(home)))
-    job = build_definitions(home, now=now).resolve_job_def("data_pipeline")
+    job = build_definitions(home, now=now, actor=by).resolve_job_def("data_pipeline")
     loggers: dict[str, Any] = {"console": {"config": {"log_level": "ERROR"}}}
     if show_steps:
         loggers["exo_progress"] = {}
@@ -358,8 +358,14 @@ def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refre
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with _exo_home_env(home), open(log_path, "w") as log, contextlib.redirect_stdout(log):
+            selection = None
+            if not guards:  # everything but the guard step
+                from assets.ingest import landing
+                from dagster_project.pipeline.assets import SNAPSHOT_KEY, exo_dbt_models
+
+                selection = [*landing.keys, *exo_dbt_models.keys, SNAPSHOT_KEY]
             return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                          tags={"exo/trigger": "exo run"})
+                                          tags={"exo/trigger": "exo run"}, asset_selection=selection)
     finally:
         instance.dispose()
 
@@ -367,13 +373,13 @@ def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refre
 def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool = False,
                  guards: bool = True, by: str = "exo run",
                  progress: Callable[[str], None] | None = None) -> RunReport:
-    """`exo run`: the Dagster job ``data_pipeline`` (ingest → dbt build → publish → checks), then one
-    guard tick — the same decision path the sensors use. Never raises for a step failure: the
-    report says which step failed and why (and a CRITICAL alert went out)."""
+    """`exo run`: the Dagster job ``data_pipeline`` in-process (ingest → dbt build → publish → guards
+    → checks); its guard step runs the same decision path the sensors use. Never raises for a step
+    failure: the report says which step failed and why (and a CRITICAL alert went out)."""
     home.ensure_dirs()
     t0 = time.perf_counter()
     report = RunReport(ok=False, started_at=utc_now().isoformat())
-    for stale in ("ingest.json", "build.json"):
+    for stale in ("ingest.json", "build.json", "guards.json"):
         (home.state_dir / stale).unlink(missing_ok=True)
 
     def finish(step: str | None = None, error: str | None = None, guards_ran: bool = False) -> RunReport:
@@ -387,7 +393,8 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
         return report
 
     _notify(progress, "data_pipeline: ingest → dbt build → publish → checks (Dagster, in-process)")
-    result = execute_data_pipeline(home, now=now, full_refresh=full_refresh, show_steps=progress is not None)
+    result = execute_data_pipeline(home, now=now, full_refresh=full_refresh, show_steps=progress is not None,
+                                   guards=guards, by=by)
     report.run_id = result.run_id
     report.ingest = _read_state(home, "ingest.json")
     build_state = _read_state(home, "build.json")
@@ -406,15 +413,16 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
     con = connect(home)
     try:
         report.headline = as_jsonable(headline(con))
-        if guards:
-            from mech_exo.guard_runner import tick
-
-            _notify(progress, "guards: judging the snapshot")
-            report.guards = [as_jsonable(r) for r in tick(home, now=now, by=by, con=con)]
     finally:
         con.close()
-    if failed:
-        return finish("data checks", f"{len(failed)} failed: " + ", ".join(failed[:5]), guards_ran=guards)
+    report.guards = (_read_state(home, "guards.json") or []) if guards else []
+    if failed:  # the job's check step already alerted (DATA SUSPECT); report and exit non-zero
+        report.failed_step, report.error = "data checks", f"{len(failed)} failed: " + ", ".join(failed[:5])
+        report.ok = False
+        report.finished_at = utc_now().isoformat()
+        report.duration_s = round(time.perf_counter() - t0, 3)
+        write_run_status(home, as_jsonable(report))
+        return report
     return finish()
 
 

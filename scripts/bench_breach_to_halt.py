@@ -95,12 +95,30 @@ def one(repeat: int) -> dict:
             batch.to_csv(tmpfile, index=False)
             t0 = time.perf_counter()
             os.replace(tmpfile, home.market_dir / "breach.csv")  # the batch lands atomically
+            t0_wall = time.time()
             elapsed = wait_for(lambda: not trading_enabled(home), 120)
         finally:
             daemon.terminate()
             daemon.wait(30)
         st = yaml.safe_load(home.killswitch_yml.read_text())
-        return {"elapsed": elapsed, "by": st["updated_by"], "reason": st["reason"], "t0": t0}
+        return {"elapsed": elapsed, "by": st["updated_by"], "reason": st["reason"],
+                "phases": phases(home, t0_wall)}
+
+
+def phases(home: Home, t0: float) -> str:
+    """Where the time went, from the instance's own records (seconds after the batch landed)."""
+    from dagster import AssetKey, DagsterInstance, RunsFilter
+
+    with DagsterInstance.from_config(str(home.dagster_home)) as inst:
+        rec = inst.get_run_records(RunsFilter(created_after=datetime.fromtimestamp(t0, timezone.utc)),
+                                   limit=1, ascending=True)
+        mat = inst.get_latest_materialization_event(AssetKey("analytics_snapshot"))
+        if not rec:
+            return "no run recorded"
+        r = rec[0]
+        stats = inst.get_run_stats(r.dagster_run.run_id)
+        return (f"run queued +{r.create_timestamp.timestamp() - t0:.1f}s, started +{stats.start_time - t0:.1f}s, "
+                f"snapshot published +{mat.timestamp - t0:.1f}s, run ended +{stats.end_time - t0:.1f}s")
 
 
 def main() -> None:
@@ -112,7 +130,7 @@ def main() -> None:
         r = one(i)
         times.append(r["elapsed"])
         print(f"run {i + 1}: breach landed → trading_enabled false in {r['elapsed']:.2f}s "
-              f"(by {r['by']}: {r['reason']})", flush=True)
+              f"(by {r['by']}: {r['reason']}); {r['phases']}", flush=True)
     ok = [t for t in times if t is not None]
     if ok:
         print(f"breach-to-halt: median {statistics.median(ok):.2f}s, max {max(ok):.2f}s over {len(ok)} runs "

@@ -35,10 +35,15 @@ def definitions_for(home: Home):
     return build_definitions(home, now=AFTER_LAST_SESSION)
 
 
-def materialize(home: Home, instance) -> dg.ExecuteInProcessResult:
-    """The data_pipeline job, in-process, on ``instance`` (what the daemon would launch)."""
+def materialize(home: Home, instance, with_guard_step: bool = False) -> dg.ExecuteInProcessResult:
+    """The data_pipeline job, in-process, on ``instance`` (what the daemon would launch). By default
+    without its guard step, so that the sensors' decisions are what the test observes."""
+    from assets.ingest import landing
+    from dagster_project.pipeline.assets import SNAPSHOT_KEY, exo_dbt_models
+
+    selection = None if with_guard_step else [*landing.keys, *exo_dbt_models.keys, SNAPSHOT_KEY]
     result = definitions_for(home).resolve_job_def("data_pipeline").execute_in_process(
-        instance=instance, raise_on_error=False)
+        instance=instance, raise_on_error=False, asset_selection=selection)
     assert result.success, [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     return result
 
@@ -134,7 +139,7 @@ def test_crash_scenario_the_sentinel_halts_by_itself(tmp_path, monkeypatch):
         # the GE suites ran as asset checks on the published data
         evaluations = result.get_asset_check_evaluations()
         assert evaluations and all(e.passed for e in evaluations if e.severity == dg.AssetCheckSeverity.ERROR)
-        assert switch(home).trading_enabled  # the job itself decides nothing
+        assert switch(home).trading_enabled  # without its guard step the job decides nothing
         # the other guards' sensors do not halt on this book
         for other in ("monthly_drawdown_guard", "var_limit_guard", "concentration_watch"):
             evaluate(other, home, instance, monkeypatch)
@@ -154,11 +159,27 @@ def test_crash_scenario_the_sentinel_halts_by_itself(tmp_path, monkeypatch):
         assert len([e for e in read_events(home.event_log("alerts")) if e.get("event") == "alert"]) == n_alerts
 
 
+def test_the_jobs_own_guard_step_halts_right_after_the_publish(tmp_path, monkeypatch):
+    """The fast path: the run that publishes a breaching snapshot halts trading itself, before the
+    GE suites run; the sensor that follows finds the switch already off and changes nothing."""
+    home = tiny_home(tmp_path, last_intraday=99.0)
+    with dg.instance_for_test() as instance:
+        result = materialize(home, instance, with_guard_step=True)
+        st = switch(home)
+        assert not st.trading_enabled and st.updated_by.startswith("dagster:")
+        steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"]
+        assert steps.index("guard_decisions") < steps.index("great_expectations")
+        evaluate("intraday_pnl_sentinel", home, instance, monkeypatch)
+    assert len(switch(home).history) == len(st.history)
+    alerts = [e for e in read_events(home.event_log("alerts")) if e.get("event") == "alert"]
+    assert [a["message"] for a in alerts if a["severity"] == "CRITICAL"] == ["CRITICAL DAY LOSS: -1.00%"]
+
+
 def test_quiet_scenario_nothing_halts(tmp_path, monkeypatch):
     home = Home(Path(datagen.make_home(tmp_path, seed=0, quiet=True)))
     init_home(home)
     with dg.instance_for_test() as instance:
-        materialize(home, instance)
+        materialize(home, instance, with_guard_step=True)
         for name in ("intraday_pnl_sentinel", "monthly_drawdown_guard", "var_limit_guard", "concentration_watch"):
             evaluate(name, home, instance, monkeypatch)
     st = switch(home)

@@ -21,6 +21,12 @@ from mech_exo.config import dbt_vars, load_risk_config
 from mech_exo.home import REPO_ROOT
 
 SNAPSHOT_KEY = dg.AssetKey("analytics_snapshot")
+
+
+def write_json_state(home, name: str, payload) -> None:
+    from mech_exo.pipeline import as_jsonable
+
+    (home.state_dir / name).write_text(json.dumps(as_jsonable(payload), default=str, indent=1))
 EVENT_LOGS = ("killswitch", "alerts", "drills")
 
 DBT_PROJECT = DbtProject(project_dir=REPO_ROOT, profiles_dir=REPO_ROOT)
@@ -116,8 +122,17 @@ def analytics_snapshot(context: dg.AssetExecutionContext, exo: ExoHomeResource) 
     from mech_exo.pipeline import headline, publish
     from mech_exo.reporting.snapshot import connect
 
+    from mech_exo.pipeline import record_checks
+
     home = exo.home
     path = publish(home)
+    # what is known about this snapshot's data right now: its dbt test failures (the GE suites
+    # run after the guards and add theirs) — the guards mark alerts DATA SUSPECT from this record
+    try:
+        dbt_failed = json.loads((home.state_dir / "build.json").read_text()).get("failed_tests", [])
+    except (OSError, ValueError):
+        dbt_failed = ["dbt build record missing"]
+    record_checks(home, [], dbt_failed)
     con = connect(home)
     try:
         h = headline(con)
@@ -132,3 +147,28 @@ def analytics_snapshot(context: dg.AssetExecutionContext, exo: ExoHomeResource) 
         "mtd_return": h.get("mtd_return"),
         "var_level": h.get("level"),
     })
+
+
+# --- guards, right after the publish -----------------------------------------------------------------
+
+GUARDS_KEY = dg.AssetKey("guard_decisions")
+
+
+@dg.asset(
+    key=GUARDS_KEY,
+    deps=[SNAPSHOT_KEY],
+    group_name="published",
+    description="The guards' decisions on the snapshot just published, applied at once (kill-switch "
+                "first, alert second): the fast path from a breach to a halt. The guard sensors watch "
+                "every snapshot too, whatever produced it, and apply the same idempotent decisions.",
+)
+def guard_decisions(context: dg.AssetExecutionContext, exo: ExoHomeResource) -> dg.MaterializeResult:
+    from mech_exo.guard_runner import tick
+
+    results = tick(exo.home, now=exo.now_dt, by=exo.actor or f"dagster:{context.run_id[:8]}")
+    write_json_state(exo.home, "guards.json", results)
+    acted = {r["guard"]: f"{r['severity']}{' HALTED' if r.get('halted') else ''}"
+             for r in results if r.get("severity")}
+    context.log.info(f"guards: {acted or 'all clear'}")
+    return dg.MaterializeResult(metadata={"decisions": acted or "all clear",
+                                          "halted": any(r.get("halted") for r in results)})

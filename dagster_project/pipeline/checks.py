@@ -10,7 +10,7 @@ import json
 
 import dagster as dg
 
-from dagster_project.pipeline.assets import SNAPSHOT_KEY
+from dagster_project.pipeline.assets import GUARDS_KEY, SNAPSHOT_KEY
 from dagster_project.resources import ExoHomeResource
 from mech_exo.checks import CheckOutcome, declared_checks
 
@@ -22,7 +22,7 @@ def _dagster_name(suite: str, check: str) -> str:
 def _specs() -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(name=_dagster_name(suite, check), asset=dg.AssetKey(asset),
-                          additional_deps=[SNAPSHOT_KEY],
+                          additional_deps=[SNAPSHOT_KEY, GUARDS_KEY],  # the halt never waits for GE
                           description=f"GE suite `{suite}` ({severity}): {check}")
         for asset, checks in declared_checks().items()
         for suite, check, severity in checks
@@ -45,7 +45,17 @@ def great_expectations(context: dg.AssetCheckExecutionContext, exo: ExoHomeResou
         dbt_failed = json.loads((home.state_dir / "build.json").read_text()).get("failed_tests", [])
     except (OSError, ValueError):
         dbt_failed = []
-    record_checks(home, outcomes, dbt_failed)
+    failed = record_checks(home, outcomes, dbt_failed)
+    if failed:
+        # The guards already judged this snapshot (a halt never waits for these checks); tell the
+        # on-call that those decisions rest on data that failed its checks.
+        from mech_exo.alerts import send_alert
+
+        send_alert(home, severity="CRITICAL", type="data_checks",
+                   message=f"DATA SUSPECT: {len(failed)} data check(s) failed on the published snapshot: "
+                           f"{', '.join(failed[:5])} — guard decisions on it stand (fail closed); "
+                           "take the run-book's data-issue path",
+                   dedup_key=f"data-checks:{','.join(sorted(failed))[:200]}")
     selected = context.selected_asset_check_keys
     for o in outcomes:
         key = dg.AssetCheckKey(dg.AssetKey(o.asset), o.dagster_name)
