@@ -69,8 +69,8 @@ def resolve_scope(con, date_opt: str | None, range_opt: str | None) -> dict[str,
 
 
 def _date_column(con, table: str) -> str | None:
-    cols = [r[0] for r in con.execute("select column_name from information_schema.columns where table_name = ?",
-                                      [table]).fetchall()]
+    cols = [r[0] for r in con.execute("select column_name from information_schema.columns "
+                                      "where table_catalog = 'snap' and table_name = ?", [table]).fetchall()]
     return next((c for c in DATE_COLUMNS if c in cols), None)
 
 
@@ -87,15 +87,11 @@ def scoped_connection(home: Home, scope: dict[str, Any], assets: list[str]):
     for t in names:
         q = t.replace('"', '""')
         col = _date_column(mem, t) if t in assets else None
-        where = f' where "{col}" between ? and ?' if col else ""
-        params = [scope["start"], scope["end"]] if col else []
-        # DuckDB does not take parameters in a view body: inline the two ISO dates
-        body = f'select * from snap.main."{q}"' + (
-            f" where \"{col}\" between date '{scope['start']}' and date '{scope['end']}'" if col else "")
-        mem.execute(f'create view main."{q}" as {body}')
+        # DuckDB takes no parameters in a view body: the two dates are inlined as ISO date literals
+        where = f" where \"{col}\" between date '{scope['start']}' and date '{scope['end']}'" if col else ""
+        mem.execute(f'create view main."{q}" as select * from snap.main."{q}"{where}')
         if col:
-            counts[t] = {"column": col, "rows": mem.execute(f'select count(*) from snap.main."{q}"{where}',
-                                                            params).fetchone()[0]}
+            counts[t] = {"column": col, "rows": mem.execute(f'select count(*) from main."{q}"').fetchone()[0]}
     return mem, counts
 
 
