@@ -552,7 +552,8 @@ def dashboard_status(home: Home, host: str | None = None, port: int | None = Non
         out["health_error"] = str(getattr(exc, "reason", exc))
     out["running"] = alive and out["health_http"] is not None
     if not rec:
-        out["problem"] = f"no pid file {dashboard_pid_path(home)}: the dashboard is not running (start: `exo dashboard restart`)"
+        out["problem"] = f"no pid file {dashboard_pid_path(home)}" + (
+            f" (but something answers /health on {host}:{port}: not started by this home?)" if out["health_http"] else "")
     elif not alive:
         out["problem"] = f"stale pid file {dashboard_pid_path(home)}: pid {pid} is not running"
     elif out["health_http"] is None:

@@ -98,10 +98,11 @@ def _last(row: dict[str, Any]) -> str:
 def flows_table(rows: list[dict], title: str | None):
     from mech_exo.cli.risk_cmds import table
 
-    t = table(title, "Flow", "Kind", "Status", "Last tick / run", "Next", compact=True)
+    t = table(title, "Flow", "Kind", "Status", "Last tick / run", compact=True)
     for r in rows:
         name = r["name"] + (f" ({r['runbook_name']})" if r.get("runbook_name") else "")
-        t.add_row(name, r["kind"], _styled(r["status"], STATUS_STYLE), _last(r), r.get("next_tick") or "")
+        last = _last(r) + (f"; next {r['next_tick'].replace('T', ' ')}" if r.get("next_tick") else "")
+        t.add_row(name, r["kind"], _styled(r["status"], STATUS_STYLE), last)
     return t
 
 
