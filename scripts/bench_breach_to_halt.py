@@ -117,8 +117,9 @@ def phases(home: Home, t0: float) -> str:
             return "no run recorded"
         r = rec[0]
         stats = inst.get_run_stats(r.dagster_run.run_id)
+        ended = f"+{stats.end_time - t0:.1f}s" if stats.end_time else "after the halt"
         return (f"run queued +{r.create_timestamp.timestamp() - t0:.1f}s, started +{stats.start_time - t0:.1f}s, "
-                f"snapshot published +{mat.timestamp - t0:.1f}s, run ended +{stats.end_time - t0:.1f}s")
+                f"snapshot published +{mat.timestamp - t0:.1f}s, run ended {ended}")
 
 
 def main() -> None:
