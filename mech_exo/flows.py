@@ -318,8 +318,9 @@ class FlowSet:
             daemon = daemon_health(inst, utc_now())
         notes = []
         if flow.kind != "job" and not ticks:
-            notes.append(f"no ticks recorded for {flow.name}: ticks are recorded only while the daemon runs "
-                         "(`exo flows dev`)")
+            notes.append(f"no ticks recorded for {flow.name} yet" + (
+                f" (next at {next_fire(flow, utc_now())})" if daemon["running"] and flow.cron else
+                "" if daemon["running"] else ": ticks are recorded only while the daemon runs (`exo flows dev`)"))
         see_also = [f.name for f in self.related(flow) if f.kind == "job"]
         return {"flow": flow.name, "runbook_name": flow.runbook_name, "kind": flow.kind, "count": count,
                 "ticks": ticks, "runs": runs, "related_jobs": see_also, "daemon": daemon, "notes": notes}

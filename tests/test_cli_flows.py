@@ -143,6 +143,19 @@ def test_restart_job_runs_it_on_the_home_instance(piped_home, tmp_path):
     assert [(r["run_id"], r["trigger"]) for r in runs] == [(out["run_id"], "exo flows restart")]
 
 
+def test_a_failed_job_exits_1_and_runs_show_why(piped_home, tmp_path):
+    home = copy_home(piped_home, tmp_path / "h")
+    home.analytics_db.write_bytes(b"this is not a duckdb file" * 100)  # the guard cannot read the snapshot
+    res = run(home, "flows", "restart", "--flow", "monthly_drawdown_guard_check")
+    assert res.exit_code == 1
+    assert "monthly_drawdown_guard_check FAILURE" in res.output and "monthly_guard_op" in res.output
+    r = json.loads(run(home, "flows", "runs", "--flow", "monthly_drawdown_guard_check", "--json").stdout)["runs"][0]
+    assert r["status"] == "FAILURE" and r["failure"].startswith("monthly_guard_op: ")
+    assert r["failure"] in run(home, "flows", "runs", "--flow", "monthly_drawdown_guard_check").output
+    st = json.loads(run(home, "flows", "status", "monthly_drawdown_guard_check", "--json").stdout)
+    assert st["flows"][0]["last_run"]["status"] == "FAILURE"
+
+
 def test_restart_data_pipeline_runs_exo_run(piped_home, tmp_path):
     home = copy_home(piped_home, tmp_path / "h")
     res = exo(home, "flows", "restart", "--flow", "data-pipeline")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 
 from mech_exo.cli.common import ExoError, console, emit_json, json_option, pass_home
 from mech_exo.home import Home
@@ -55,10 +56,10 @@ def status_cmd(home: Home, host: str | None, port: int | None, as_json: bool) ->
             c.print(f"Dashboard [bold green]RUNNING[/] — {p['url']}")
             c.print(f"  pid {p['pid']}, up {_uptime(p['uptime_s'])} (since {p['started_at']}), health {health}")
         else:
-            c.print(f"Dashboard [bold red]NOT RUNNING[/] — {p['problem']}")
+            c.print(f"Dashboard [bold red]NOT RUNNING[/] — {escape(p['problem'])}")
         c.print(f"  pid file {p['pid_file']}")
         if p["problem"] and p["running"]:
-            c.print(f"  [yellow]{p['problem']}[/]")
+            c.print(f"  [yellow]{escape(p['problem'])}[/]")
         if not p["running"]:
             c.print("  start it: `exo dashboard restart`")
     if not p["running"]:
@@ -135,19 +136,19 @@ def health_cmd(home: Home, host: str | None, port: int | None, as_json: bool) ->
 def _print_health(code: int, body) -> None:
     c = console()
     if not isinstance(body, dict):
-        c.print(f"/health HTTP {code}: {body}")
+        c.print(f"/health HTTP {code}: {escape(str(body))}")
         return
     style = "bold green" if code == 200 else "bold red"
     c.print(f"Dashboard health: [{style}]{body.get('status', '?').upper()}[/] (HTTP {code}, checked {body.get('checked_at')})")
     db, data, ks, lb = (body.get(k) or {} for k in ("database", "data", "killswitch", "last_build"))
     c.print(f"  database    {'reachable' if db.get('reachable') else '[red]unreachable[/]'} {db.get('path', '')}"
-            + (f" — {db['error']}" if db.get("error") else ""))
+            + escape(f" — {db['error']}" if db.get("error") else ""))
     c.print(f"  data        latest mark {data.get('latest_mark')} ({data.get('age_minutes')} min old, "
             f"max {data.get('max_age_minutes')}; in session: {data.get('in_session')}; stale: {data.get('stale')})")
     trading = "ENABLED" if ks.get("trading_enabled") else "DISABLED"
     c.print(f"  kill-switch {'readable' if ks.get('readable') else '[red]UNREADABLE[/]'}, trading {trading}")
     if lb:
         c.print(f"  last build  {lb.get('finished_at')} ok={lb.get('ok')}"
-                + (f" failed at {lb.get('failed_step')}: {lb.get('error')}" if lb.get("failed_step") else ""))
+                + escape(f" failed at {lb.get('failed_step')}: {lb.get('error')}" if lb.get("failed_step") else ""))
     for prob in body.get("problems", []):
-        c.print(f"  [red]problem[/] {prob}")
+        c.print(f"  [red]problem[/] {escape(str(prob))}")

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from mech_exo.cli.common import ExoError, console, emit_json, json_option, pass_home
 from mech_exo.home import Home
@@ -34,10 +35,12 @@ def _flowset(home: Home):
 
     if not home.risk_yml.exists():
         raise ExoError(f"{home.root} is not a home (no config/risk.yml) — run `exo init` first")
+    from mech_exo.config import ConfigError
+
     try:
         return FlowSet(home)
-    except FlowError as exc:
-        raise ExoError(str(exc)) from None
+    except (FlowError, ConfigError) as exc:  # the code location reads config/risk.yml: name the file
+        raise ExoError(f"cannot load the code location: {exc}") from None
 
 
 def _resolve(fs, name: str):
@@ -88,11 +91,11 @@ def _last(row: dict[str, Any]) -> str:
         if not r:
             return "never run"
         text = f"{_styled(r['status'], RESULT_STYLE)} {_ago(r['start'])}, {_secs(r['duration_s'])} ({r['trigger']})"
-        return text + (f" — {r['failure']}" if r.get("failure") else "")
+        return text + (f" — {escape(r['failure'])}" if r.get("failure") else "")
     t = row.get("last_tick")
     if not t:
         return "no tick recorded"
-    return f"{_styled(t['status'], RESULT_STYLE)} {_ago(t['at'])}: {t['result']}"
+    return f"{_styled(t['status'], RESULT_STYLE)} {_ago(t['at'])}: {escape(t['result'])}"
 
 
 def flows_table(rows: list[dict], title: str | None):
@@ -137,7 +140,7 @@ def status_cmd(home: Home, name: str | None, all_: bool, as_json: bool) -> None:
     title = f"Flow {payload['flow']} and related" if name else "All flows"
     c.print(flows_table(payload["flows"], f"{title} — instance {payload['instance']}"))
     if name:
-        c.print(f"  {payload['flows'][0]['description']}")
+        c.print(f"  {payload['flows'][0]['description']}", markup=False)
     _warn(c, payload)
 
 
@@ -163,16 +166,20 @@ def runs_cmd(home: Home, name: str, count: int, as_json: bool) -> None:
         t = table(f"{p['flow']} ({p['kind']}): last {count} ticks", "At (UTC)", "Result", ">Took", "Says",
                   compact=True)
         for k in p["ticks"]:
-            t.add_row(k["at"], _styled(k["status"], RESULT_STYLE), _secs(k["duration_s"]), k["result"])
+            t.add_row(k["at"], _styled(k["status"], RESULT_STYLE), _secs(k["duration_s"]), escape(k["result"]))
         c.print(t)
     if p["runs"] or p["kind"] == "job":
         label = "runs" if p["kind"] == "job" else "runs it launched"
-        t = table(f"{p['flow']}: last {count} {label}", "Run id", "Status", "Start (UTC)", ">Duration", "Trigger",
-                  "Failure", compact=True)
+        t = table(f"{p['flow']}: last {count} {label}", "Run id", "Job", "Status", "Start (UTC)", ">Duration",
+                  "Trigger", compact=True)
         for r in p["runs"]:
-            t.add_row(r["run_id"], _styled(r["status"], RESULT_STYLE), r["start"] or "—", _secs(r["duration_s"]),
-                      r["trigger"], r["failure"] or "")
+            t.add_row(r["run_id"], r["job"], _styled(r["status"], RESULT_STYLE), r["start"] or "—",
+                      _secs(r["duration_s"]), r["trigger"])
         c.print(t)
+        for r in p["runs"]:  # whole lines, not a wrapped cell: the message names the file
+            if r["failure"]:
+                c.print(f"  [red]{r['run_id'][:8]} failed[/]: ", end="")
+                c.print(r["failure"], markup=False, soft_wrap=True)
         if not p["runs"]:
             c.print(f"  no runs of {p['flow']} recorded in {home.dagster_home}")
     for n in p["notes"]:
@@ -223,26 +230,26 @@ def _print_restart(c, out: dict, report) -> None:
         print_report(report, c)
     elif out["action"] == "sensor tick":
         if out["status"] == "FAILURE":
-            c.print(f"[bold red]tick FAILED[/]: {out['failure']}")
+            c.print(f"[bold red]tick FAILED[/]: {escape(out['failure'])}")
         elif out["run_requests"]:
             c.print(f"tick requested {len(out['run_requests'])} run(s): "
                     + ", ".join(f"{r['job']} ({r['run_key']})" for r in out["run_requests"]))
         else:
-            c.print(f"tick skipped: {out['skip_reason']}")
+            c.print(f"tick skipped: {escape(out['skip_reason'] or '')}")
     elif out.get("run_id") is None:
         c.print(f"schedule tick skipped: {out.get('skip_reason')}")
     else:
         style = "green" if out["ok"] else "bold red"
         c.print(f"[{style}]{out['job']} {out['status']}[/] (run {out['run_id'][:8]})"
-                + (f": {out['failure']}" if out.get("failure") else ""))
+                + (f": {escape(out['failure'])}" if out.get("failure") else ""))
         for node, value in (out.get("outputs") or {}).items():
-            c.print(f"  {node}: {value}")
+            c.print(f"  {node}: {escape(str(value))}")
     if out.get("hint"):
         c.print(f"  note: {out['hint']}")
     k = out["killswitch"]
     style = "bold green" if k["trading_enabled"] else "bold red"
     c.print(f"kill-switch: trading [{style}]{k['state']}[/]"
-            + ("" if k["trading_enabled"] else f" ({k['trigger']}: {k['reason']}, by {k['updated_by']})"))
+            + ("" if k["trading_enabled"] else escape(f" ({k['trigger']}: {k['reason']}, by {k['updated_by']})")))
 
 
 # --- monitor ---------------------------------------------------------------------------------------
@@ -258,8 +265,8 @@ def monitor_view(p: dict):
     if k["trading_enabled"]:
         ks = Text.from_markup("kill-switch: trading [bold green]ENABLED[/]")
     else:
-        ks = Text.from_markup(f"kill-switch: trading [bold red]DISABLED[/] — {k['trigger']}: {k['reason']} "
-                              f"(since {k['updated_at']}, by {k['updated_by']})", )
+        ks = Text.from_markup("kill-switch: trading [bold red]DISABLED[/] — " + escape(
+            f"{k['trigger']}: {k['reason']} (since {k['updated_at']}, by {k['updated_by']})"))
     d = p["daemon"]
     daemon = (f"daemon: [green]ticking[/] (last {_ago(d['last_seen'])})" if d["running"]
               else f"daemon: [yellow]not ticking[/] — {d['warning']}")
