@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -630,7 +630,3 @@ def restart_dashboard(home: Home, host: str | None = None, port: int | None = No
     stopped = stop_dashboard(home, timeout=stop_timeout)
     started = start_dashboard(home, host, port, wait_s=wait_s)
     return {"stopped": stopped, "started": started, "url": started["url"]}
-
-
-def as_dict(flow: Flow) -> dict[str, Any]:
-    return {**asdict(flow), "runbook_name": flow.runbook_name}
