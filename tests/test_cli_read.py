@@ -340,3 +340,22 @@ def test_real_exo_subprocess_risk_current_json(crash_home):
     p = json.loads(res.stdout)
     nav = q(crash_home, "select nav from nav_intraday order by ts desc limit 1")[0]["nav"]
     assert close(p["nav"], nav)
+
+
+def test_monthly_recalculate_detects_a_wrong_mtd_and_force_rebuilds_it(crash_home, tmp_path):
+    home = copy_home(crash_home, tmp_path / "h")
+    p = js(home, "monthly", "recalculate")
+    returns = q(home, "select daily_return from nav_daily where date_trunc('month', session_date) = "
+                      "date_trunc('month', (select max(session_date) from nav_daily)) order by session_date")
+    expected = 1.0
+    for r in returns:
+        expected *= 1.0 + (r["daily_return"] or 0.0)
+    assert p["agrees"] and p["recomputed_mtd_return"] == pytest.approx(expected - 1, abs=1e-12)
+    # corrupt the published figure: the plain recalculation must catch it
+    with duckdb.connect(str(home.analytics_db)) as con:
+        con.execute("update mtd_drawdown set mtd_return = mtd_return - 0.01 "
+                    "where session_date = (select max(session_date) from mtd_drawdown)")
+    bad = run(home, "monthly", "recalculate", ok=False)
+    assert bad.exit_code == 1 and "disagrees" in bad.output
+    fixed = run(home, "monthly", "recalculate", "--force", "--json")
+    assert json.loads(fixed.stdout)["agrees"] is True

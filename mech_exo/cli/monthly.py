@@ -260,3 +260,60 @@ def debug_cmd(home: Home, month: str | None, verbose: bool, as_json: bool) -> No
     ok = p["max_abs_difference"] <= 1e-9
     c.print(f"MTD return {pct_cell(p['mtd_return'], 4)}; re-compounded {pct_cell(p['running_mtd'], 4)} — "
             + ("[green]they agree[/]" if ok else f"[bold red]they differ by {p['max_abs_difference']:.3g}[/]"))
+
+
+def recompute_mtd(con, month: str | None = None) -> dict[str, Any]:
+    """Re-derive the month's MTD from nav_daily (compound the daily returns here, in Python) and
+    compare with the mtd_drawdown model's figure."""
+    last = latest_session(con)
+    first = date(last.year, last.month, 1) if month is None else date.fromisoformat(f"{month}-01")
+    sessions = rows(con, "select session_date, daily_return from nav_daily "
+                         "where session_date >= ? and date_trunc('month', session_date) = ? order by session_date",
+                    [first, first])
+    index = 1.0
+    for s in sessions:
+        index *= 1.0 + (s["daily_return"] or 0.0)
+    model = rows(con, "select mtd_return from mtd_drawdown where session_date = ?",
+                 [sessions[-1]["session_date"]])[0]["mtd_return"] if sessions else None
+    recomputed = index - 1.0 if sessions else None
+    return {"month": str(first)[:7], "sessions": len(sessions), "recomputed_mtd_return": recomputed,
+            "model_mtd_return": model,
+            "agrees": model is not None and abs(recomputed - model) < 1e-12}
+
+
+@monthly.command("recalculate")
+@click.option("--force", is_flag=True,
+              help="Rebuild every model from the inputs (full refresh: ingest → dbt build → checks → guards) "
+                   "before recomputing; without it, only re-derive MTD from the current snapshot.")
+@json_option
+@pass_home
+def recalculate_cmd(home: Home, force: bool, as_json: bool) -> None:
+    """Recompute month-to-date: re-derive it from the sessions' returns and compare with the model;
+    with --force, first rebuild everything from the inputs (the run-book's repair step)."""
+    rebuilt = None
+    if force:
+        from mech_exo.pipeline import run_pipeline
+
+        c = console()
+        report = run_pipeline(home, full_refresh=True, by="cli:monthly-recalculate",
+                              progress=None if as_json else (lambda m: c.print(f"• {m}")))
+        rebuilt = {"ok": report.ok, "failed_step": report.failed_step, "error": report.error,
+                   "run_id": report.run_id}
+        if not report.ok and report.failed_step != "data checks":
+            raise ExoError(f"full rebuild failed at {report.failed_step}: {report.error}")
+    with open_data(home) as con:
+        p = {**recompute_mtd(con), "rebuilt": rebuilt, **{"status": status_payload(home, con)}}
+    if as_json:
+        emit_json(p)
+    else:
+        t = table(f"MTD recalculation — {p['month']} ({p['sessions']} sessions)", "Figure", ">Value",
+                  show_header=False)
+        if rebuilt:
+            t.add_row("Full rebuild", status_cell("OK") if rebuilt["ok"] else f"[yellow]{rebuilt['error']}[/]")
+        t.add_row("MTD from the daily returns", pct_cell(p["recomputed_mtd_return"]))
+        t.add_row("MTD in the model", pct_cell(p["model_mtd_return"]))
+        t.add_row("Agree", status_cell("OK") if p["agrees"] else status_cell("FAIL"))
+        t.add_row("Guard", "breached" if p["status"]["breached"] else "not breached")
+        console().print(t)
+    if not p["agrees"]:
+        raise ExoError("the model's MTD disagrees with the compounded daily returns — run `exo monthly recalculate --force`")
