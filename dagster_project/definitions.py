@@ -11,13 +11,14 @@ from datetime import datetime
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from assets.ingest import landing
 from dagster_project.alerts.sensors import alert_delivery, run_failure_alert
 from dagster_project.drills.jobs import drill_overdue_check, drill_overdue_daily, rollback_drill, rollback_drill_quarterly
 from dagster_project.guards.sensors import (
     GUARD_SENSOR_DEFS, data_freshness_watch, monthly_guard_check, monthly_guard_schedule,
 )
 from dagster_project.pipeline.assets import (
-    DBT_EXECUTABLE, DBT_PROJECT, EVENT_LOG_SPECS, analytics_snapshot, exo_dbt_models, guard_decisions, landing,
+    DBT_EXECUTABLE, DBT_PROJECT, EVENT_LOG_SPECS, analytics_snapshot, exo_dbt_models, guard_decisions,
 )
 from dagster_project.pipeline.checks import great_expectations
 from dagster_project.pipeline.schedules import (

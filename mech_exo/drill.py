@@ -27,24 +27,23 @@ writes ``reports/drills/drill_YYYYMMDD_HHMM.md``, which the alert attaches.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import socket
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import yaml
 
+from mech_exo.locks import exclusive_lock
 from mech_exo import killswitch as ks
 from mech_exo.alerts import send_alert
-from mech_exo.events import append_event, iso_utc, read_events, utc_now
+from mech_exo.events import append_event, iso_utc, parse_utc, read_events, utc_now
 from mech_exo.home import Home
 
 REASON_OFF = "ROLLBACK_DRILL"
@@ -136,16 +135,9 @@ def lock_state(home: Home) -> dict:
                    f"is no longer running: the lock {home.drill_lock} is stale"}
 
 
-@contextmanager
-def _mutex(home: Home) -> Iterator[None]:
+def _mutex(home: Home):
     """Serialise lock take-over and stale recovery between processes (flock on the home directory)."""
-    fd = os.open(home.root, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    return exclusive_lock(home.root, directory=True)
 
 
 def _acquire_lock(home: Home, info: dict) -> None:
@@ -366,14 +358,6 @@ def _timed(run: DrillRun, code: str, fn: Callable[[], str], progress: Progress) 
 
 # --- history lookups ------------------------------------------------------------------------------
 
-def _parse(ts: Any) -> datetime | None:
-    try:
-        dt = datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
 def _records(home: Home) -> tuple[list[dict], int]:
     recs, corrupt = [], 0
     for r in read_events(home.event_log("drills")):
@@ -391,7 +375,7 @@ def get_last_drill_info(home: Home, now: datetime | None = None) -> dict:
     last = recs[-1] if recs else None
     live_passes = [r for r in recs if r.get("status") == "PASS" and not r.get("dry_run")]
     last_live = live_passes[-1] if live_passes else None
-    at = _parse(last_live.get("finished_at")) if last_live else None
+    at = parse_utc(last_live.get("finished_at")) if last_live else None
     days = round((now - at).total_seconds() / 86400, 2) if at else None
     return {"last_drill": last, "last_live_pass": last_live, "days_since_last_live_pass": days,
             "next_due": iso_utc(at + timedelta(days=GREEN_BELOW_DAYS)) if at else None,
@@ -447,7 +431,7 @@ def _report_path(home: Home, started: datetime) -> Path:
 
 def _recommendations(rec: dict) -> list[str]:
     if rec["status"] == "PASS" and not rec["dry_run"]:
-        due = _parse(rec["finished_at"]) + timedelta(days=GREEN_BELOW_DAYS)
+        due = parse_utc(rec["finished_at"]) + timedelta(days=GREEN_BELOW_DAYS)
         return [f"Next live drill due by {due.date().isoformat()} ({GREEN_BELOW_DAYS}-day policy)."]
     if rec["status"] == "PASS":
         return ["A dry run does not count toward the 90-day policy: schedule a live drill "
@@ -501,7 +485,7 @@ def render_report(rec: dict) -> str:
 
 def _finish(home: Home, rec: dict) -> dict:
     """Write the report, append the record, send the alert (INFO on PASS, CRITICAL otherwise)."""
-    started = _parse(rec["started_at"]) or utc_now()
+    started = parse_utc(rec["started_at"]) or utc_now()
     report = _report_path(home, started)
     rec["report_path"] = str(report.relative_to(home.root)) if report.is_relative_to(home.root) else str(report)
     report.write_text(render_report(rec), encoding="utf-8")
@@ -526,7 +510,7 @@ def _run_from_lock(home: Home, lock: dict) -> DrillRun:
     return DrillRun(home=home, drill_id=str(lock.get("drill_id") or "unknown"), dry_run=dry,
                     wait_s=int(lock.get("wait_s") or 0), started_by=str(lock.get("started_by") or "?"),
                     path=path, backup_path=Path(lock.get("backup_path") or ""),
-                    started_at=_parse(lock.get("started_at")) or utc_now(), b_changed=True)
+                    started_at=parse_utc(lock.get("started_at")) or utc_now(), b_changed=True)
 
 
 def _recover_switch(run: DrillRun) -> dict:

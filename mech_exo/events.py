@@ -27,6 +27,15 @@ def iso_utc(dt: datetime | None = None) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_utc(ts: Any) -> datetime | None:
+    """An ISO-8601 timestamp (``Z``, an offset, or naive = UTC) as an aware UTC datetime; None if unparsable."""
+    try:
+        dt = datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
 def append_event(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(record, sort_keys=True, default=str, ensure_ascii=False) + "\n"

@@ -24,10 +24,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from mech_exo.events import iso_utc, utc_now
-from mech_exo.home import REPO_ROOT, Home, ensure_dagster_home
+from mech_exo.home import REPO_ROOT, Home, ensure_dagster_home, exo_home_env
 
 # the four names of the on-call run-book, in Dagster spelling
 RUNBOOK_FLOWS = ("intraday_pnl_sentinel", "monthly_drawdown_guard", "rollback_drill", "data_pipeline")
@@ -48,22 +48,6 @@ def dagster_name(name: str) -> str:
 
 def runbook_name(name: str) -> str | None:
     return name.replace("_", "-") if name in RUNBOOK_FLOWS else None
-
-
-@contextmanager
-def home_env(home: Home) -> Iterator[None]:
-    """EXO_HOME = this home for the duration: the code location's sensors and module-level ``defs``
-    find their home through it (as under the daemon). Restored afterwards, so a test process or a
-    long-lived caller is not left pointing at another home."""
-    old = os.environ.get("EXO_HOME")
-    os.environ["EXO_HOME"] = str(home.root)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("EXO_HOME", None)
-        else:
-            os.environ["EXO_HOME"] = old
 
 
 @contextmanager
@@ -240,7 +224,7 @@ class FlowSet:
     def __init__(self, home: Home, defs=None):
         self.home = home
         if defs is None:
-            with home_env(home):
+            with exo_home_env(home):
                 from dagster_project.definitions import build_definitions
 
                 defs = build_definitions(home)
@@ -361,7 +345,7 @@ class FlowSet:
         config.setdefault("loggers", {"console": {"config": {"log_level": "ERROR"}}})
         if progress:
             progress(f"{job}: executing in-process on {self.home.dagster_home}")
-        with home_env(self.home), open_instance(self.home) as inst:
+        with exo_home_env(self.home), open_instance(self.home) as inst:
             result = job_def.execute_in_process(run_config=config, instance=inst, raise_on_error=False,
                                                 tags={"exo/trigger": "exo flows restart", **(tags or {})})
             failure = None if result.success else _failure_of(inst, result.run_id)
@@ -379,7 +363,7 @@ class FlowSet:
         import dagster as dg
 
         sched = self.defs.get_repository_def().get_schedule_def(flow.name)
-        with home_env(self.home), open_instance(self.home) as inst:
+        with exo_home_env(self.home), open_instance(self.home) as inst:
             data = sched.evaluate_tick(dg.build_schedule_context(instance=inst, scheduled_execution_time=utc_now()))
         requests = list(data.run_requests or [])
         if not requests:
@@ -396,7 +380,7 @@ class FlowSet:
         import dagster as dg
 
         sensor = self.defs.get_repository_def().get_sensor_def(flow.name)
-        with home_env(self.home), open_instance(self.home) as inst:
+        with exo_home_env(self.home), open_instance(self.home) as inst:
             ctx = dg.build_sensor_context(instance=inst, definitions=self.defs)
             try:
                 data = sensor.evaluate_tick(ctx)

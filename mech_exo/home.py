@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 TEMPLATE_CONFIGS = ("risk.yml", "killswitch.yml", "alerts.yml")
 
@@ -178,3 +180,19 @@ def init_home(home: Home, force: bool = False) -> list[tuple[str, str]]:
         shutil.copyfile(template_path(name), dst)
         out.append((str(dst), "replaced" if existed else "created"))
     return out
+
+
+@contextmanager
+def exo_home_env(home: Home) -> Iterator[None]:
+    """EXO_HOME = this home for the block: dbt's profile and sources, and the code location's
+    sensors, find their home through it. Restored afterwards, so a long-lived caller (a test
+    process, the CLI) is not left pointing at another home."""
+    old = os.environ.get("EXO_HOME")
+    os.environ["EXO_HOME"] = str(home.root)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("EXO_HOME", None)
+        else:
+            os.environ["EXO_HOME"] = old

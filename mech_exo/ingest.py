@@ -28,7 +28,6 @@ same is not re-parsed; anything else is re-landed whole under the same key with 
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import json
 import math
@@ -37,11 +36,10 @@ import re
 import sqlite3
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,6 +48,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from mech_exo.locks import exclusive_lock
 from mech_exo.home import Home
 from mech_exo.timeparse import (
     ParsedTimestamps,
@@ -256,17 +255,6 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-@contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    """Two ingests at once would interleave landing writes and both claim the same landed_seq."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def _write_parquet_atomic(table: pa.Table, path: Path) -> None:
@@ -835,7 +823,8 @@ def ingest(home: Home, now: datetime | None = None) -> IngestResult:
     started = time.perf_counter()
     now_us = datetime_to_micros(now or datetime.now(timezone.utc))
     home.landing_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(home.landing_dir / ".ingest.lock"):
+    # two ingests at once would interleave landing writes and both claim the same landed_seq
+    with exclusive_lock(home.landing_dir / ".ingest.lock"):
         result = _ingest_locked(home, now_us)
     result.duration_s = time.perf_counter() - started
     return result

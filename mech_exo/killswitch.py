@@ -17,7 +17,6 @@ Why the care:
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import sys
@@ -30,6 +29,7 @@ from typing import Any, Iterator
 
 import yaml
 
+from mech_exo.locks import exclusive_lock
 from mech_exo.config import load_alerts_config, load_risk_config
 from mech_exo.events import append_event, iso_utc, read_events, utc_now
 from mech_exo.home import Home
@@ -227,14 +227,8 @@ def _covers(role: Any, needed: list[str]) -> bool:
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Exclusive lock on the sidecar ``<name>.lock`` (never on the file we replace, whose inode changes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive_lock(path.with_name(path.name + ".lock")):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def _atomic_write(path: Path, text: str) -> None:

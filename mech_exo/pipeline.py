@@ -12,14 +12,13 @@ import json
 import os
 import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from mech_exo.config import dbt_vars, load_risk_config
-from mech_exo.home import REPO_ROOT, Home
+from mech_exo.home import REPO_ROOT, Home, exo_home_env
 
 DBT_PROJECT_DIR = REPO_ROOT
 
@@ -80,20 +79,6 @@ class BuildResult:
         return s
 
 
-@contextmanager
-def _exo_home_env(home: Home) -> Iterator[None]:
-    """dbt's profile and sources locate the home through ``env_var('EXO_HOME')``."""
-    old = os.environ.get("EXO_HOME")
-    os.environ["EXO_HOME"] = str(home.root)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("EXO_HOME", None)
-        else:
-            os.environ["EXO_HOME"] = old
-
-
 def dbt_args(home: Home, command: str, risk: dict[str, Any], extra: list[str] | None = None) -> list[str]:
     """CLI args for a dbt command on this home: target/logs live in the home, never in the checkout."""
     return [
@@ -129,7 +114,7 @@ def build(home: Home, *, full_refresh: bool = False, select: str | None = None,
         progress(ni.node_name, ni.resource_type, ni.node_status)
 
     started = time.perf_counter()
-    with _exo_home_env(home):
+    with exo_home_env(home):
         res = dbtRunner(callbacks=[on_event]).invoke(dbt_args(home, "build", risk, extra + ["--quiet"]))
     duration = time.perf_counter() - started
     if res.result is not None and hasattr(res.result, "results"):
@@ -357,7 +342,7 @@ def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refre
     log_path = home.warehouse_dir / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with _exo_home_env(home), open(log_path, "w") as log, contextlib.redirect_stdout(log):
+        with exo_home_env(home), open(log_path, "w") as log, contextlib.redirect_stdout(log):
             selection = None
             if not guards:  # everything but the guard step
                 from assets.ingest import landing

@@ -76,7 +76,6 @@ def one(repeat: int) -> dict:
         init_home(home)
         write_demo_inputs(home, end_date=LAST)
         batch = hold_back_crash(home)
-        now = datetime(2026, 11, 20, 15, 31, tzinfo=timezone.utc)
         report = run_pipeline(home, now=None, guards=False, progress=None)
         assert report.ok, report.error
         set_trading(home, enabled=True, reason="benchmark start", trigger="manual", by="bench")
@@ -93,7 +92,6 @@ def one(repeat: int) -> dict:
             time.sleep(3)
             tmpfile = home.market_dir / ".breach.csv.tmp"
             batch.to_csv(tmpfile, index=False)
-            t0 = time.perf_counter()
             os.replace(tmpfile, home.market_dir / "breach.csv")  # the batch lands atomically
             t0_wall = time.time()
             elapsed = wait_for(lambda: not trading_enabled(home), 120)

@@ -77,7 +77,7 @@ def run(end: date, years: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         home = Home(Path(tmp) / "home")
         init_home(home)
-        story = write_demo_inputs(home, end_date=end)
+        write_demo_inputs(home, end_date=end)
         add_history(home, years)
         day = next_weekday(end)
         now = datetime(day.year, day.month, day.day, 21, 0, tzinfo=timezone.utc)

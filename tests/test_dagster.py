@@ -3,7 +3,6 @@ real (temporary) instance, and the guard sensors evaluated with `build_sensor_co
 kill-switch file exactly when they should — and not otherwise."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,7 +13,6 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-import yaml
 
 import datagen
 from conftest import AFTER_LAST_SESSION

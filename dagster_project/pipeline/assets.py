@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from assets.ingest import LANDING_TABLES, POOL, landing  # noqa: F401 — the ingest asset lives in assets/
+from assets.ingest import POOL
 from dagster_project.resources import ExoHomeResource
 from mech_exo.config import dbt_vars, load_risk_config
 from mech_exo.home import REPO_ROOT

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import click
 
 from mech_exo.cli.common import SEVERITY_STYLE, console, emit_json, json_option, pass_home
+from mech_exo.events import parse_utc
 from mech_exo.home import Home
 
 FRESH_HOURS = 24.0
@@ -37,14 +38,6 @@ def health() -> None:
 
 def _age_h(at: datetime, now: datetime) -> float:
     return round((now - at).total_seconds() / 3600.0, 2)
-
-
-def _parse(ts: Any) -> datetime | None:
-    try:
-        dt = datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def _age_text(hours: float | None) -> str:
@@ -71,7 +64,7 @@ def database_payload(home: Home, verbose: bool, now: datetime | None = None) -> 
                            "build_db": str(home.build_db),
                            "build_db_bytes": home.build_db.stat().st_size if home.build_db.exists() else None}
     run = read_run_status(home)
-    fin = _parse(run.get("finished_at")) if run else None
+    fin = parse_utc(run.get("finished_at")) if run else None
     out["last_run"] = None if run is None else {
         "ok": run.get("ok"), "finished_at": run.get("finished_at"), "age_h": _age_h(fin, now) if fin else None,
         "failed_step": run.get("failed_step"), "error": run.get("error"), "run_id": run.get("run_id")}
