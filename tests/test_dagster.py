@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 
 import datagen
 from conftest import AFTER_LAST_SESSION
@@ -306,3 +307,48 @@ def test_webserver_serves_the_asset_graph_over_graphql(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_rollback_drill_job_runs_the_drill_with_the_runbook_parameters(tmp_path, monkeypatch):
+    home = Home(tmp_path / "h")
+    init_home(home)
+    monkeypatch.setenv("EXO_HOME", str(home.root))
+    before = home.killswitch_yml.read_bytes()
+    job = definitions_for(home).resolve_job_def("rollback_drill")
+    config = job.run_config_schema.config_type.fields["ops"].config_type.fields["rollback_drill_op"]
+    defaults = {k: f.default_value for k, f in config.config_type.fields["config"].config_type.fields.items()}
+    assert defaults == {"dry_run": True, "wait_seconds": 120, "interval_days": 90, "skip_frequency_check": False}
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, run_config={"ops": {"rollback_drill_op": {"config": {
+            "dry_run": True, "wait_seconds": 0, "skip_frequency_check": True}}}})
+    assert result.success
+    rec = result.output_for_node("rollback_drill_op")
+    assert rec["status"] == "PASS" and rec["dry_run"] is True
+    assert home.killswitch_yml.read_bytes() == before  # a dry run leaves live state untouched
+    drills = list(read_events(home.event_log("drills")))
+    assert [d["drill_id"] for d in drills] == [rec["drill_id"]]
+
+
+def test_alert_delivery_sensor_redelivers_the_outbox(tmp_path, monkeypatch):
+    from mech_exo.alerts import reset_notices, send_alert
+    from telegram_server import TelegramTestServer, server_error
+
+    home = Home(tmp_path / "h")
+    init_home(home)
+    cfg = yaml.safe_load(home.alerts_yml.read_text())
+    cfg["channels"]["telegram"].update(timeout_s=0.5, max_attempts=1, backoff_s=0.0)
+    home.alerts_yml.write_text(yaml.safe_dump(cfg))
+    with TelegramTestServer() as tg:
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", tg.token)
+        monkeypatch.setenv("TELEGRAM_CHAT_ID", "-100123")
+        monkeypatch.setenv("TELEGRAM_API_BASE", tg.url)
+        reset_notices()
+        tg.queue(server_error())
+        rec = send_alert(home, severity="CRITICAL", type="test", message="CRITICAL DAY LOSS: -0.95%")
+        assert not rec["delivered"]
+        with dg.instance_for_test() as instance:
+            result = evaluate("alert_delivery", home, instance, monkeypatch)
+        assert "1 delivered" in result.skip_message
+        texts = [(c.get("json") or {}).get("text", "") for c in tg.calls("sendMessage")]
+        # the first call failed (500), the sensor's redelivery was the second, with the text intact
+        assert len(texts) == 2 and all("CRITICAL DAY LOSS: -0.95%" in t for t in texts)
