@@ -35,7 +35,7 @@ $(SQLMESH_VENV)/.installed: requirements/sqlmesh.txt
 sqlmesh-env: $(SQLMESH_VENV)/.installed
 
 demo: setup
-	$(BIN)/exo demo --home $(DEMO_HOME) --force
+	$(BIN)/exo --home $(DEMO_HOME) demo --force
 
 # The dashboard is tested in a real browser: Debian's Chromium (installed when missing).
 browser:
