@@ -359,3 +359,12 @@ def test_monthly_recalculate_detects_a_wrong_mtd_and_force_rebuilds_it(crash_hom
     assert bad.exit_code == 1 and "disagrees" in bad.output
     fixed = run(home, "monthly", "recalculate", "--force", "--json")
     assert json.loads(fixed.stdout)["agrees"] is True
+
+
+def test_home_is_accepted_before_or_after_the_command(crash_home, monkeypatch, tmp_path):
+    monkeypatch.setenv("EXO_HOME", str(tmp_path / "elsewhere"))  # the option must win over the env
+    after = CliRunner().invoke(cli, ["risk", "current", "--json", "--home", str(crash_home.root)])
+    before = CliRunner().invoke(cli, ["--home", str(crash_home.root), "risk", "current", "--json"])
+    assert after.exit_code == before.exit_code == 0, after.output
+    a, b = json.loads(after.stdout), json.loads(before.stdout)
+    assert a["nav"] == b["nav"] and a["session_date"] == b["session_date"]

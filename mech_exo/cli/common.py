@@ -27,11 +27,17 @@ def get_home(ctx: click.Context) -> Home:
 
 
 def pass_home(f: Callable) -> Callable:
-    """Decorator (innermost): call ``f(home, ...)`` with the home from --home / EXO_HOME / cwd."""
+    """Decorator (innermost): call ``f(home, ...)`` with the home from --home / EXO_HOME / cwd.
+
+    Every command also takes ``--home`` itself, so `exo demo --home X` works as well as
+    `exo --home X demo` (the command's own option wins)."""
     @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        return f(get_home(click.get_current_context()), *args, **kwargs)
-    return wrapper
+    def wrapper(*args, home_override: str | None = None, **kwargs):
+        ctx = click.get_current_context()
+        home = Home.resolve(home_override) if home_override else get_home(ctx)
+        return f(home, *args, **kwargs)
+    return click.option("--home", "home_override", type=click.Path(file_okay=False), default=None,
+                        help="Home directory (default: exo --home, $EXO_HOME, else the current directory).")(wrapper)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
