@@ -26,6 +26,18 @@ from mech_exo.killswitch import KillSwitchError, read_state, set_trading
 FILLS_TABLE = "stg_landing__fills"
 
 
+# The alert type of each guard: what config/alerts.yml's escalation chains are keyed by
+# (the monthly stop has its own chain: lead < 30 min, CTO < 1 h, incident team after).
+ALERT_TYPE = {
+    g.INTRADAY: "daily_stop",
+    g.MONTHLY: "monthly_stop",
+    g.VAR: "var_breach",
+    g.CONCENTRATION: "concentration",
+    g.FRESHNESS: "freshness",
+    g.KILLSWITCH_FILE: "killswitch_file",
+}
+
+
 class HaltFailed(KillSwitchError):
     """One or more halts could not be written. ``results`` holds what apply_decisions did."""
 
@@ -131,7 +143,7 @@ def _alert(home: Home, d: g.Decision, result: dict, seen: set[str]) -> None:
     details = {"guard": d.guard, "period": d.period, "metric_pct": d.metric_pct, "halt": d.halt,
                "halted": result["halted"], "data_suspect": d.data_suspect,
                "failed_checks": list(d.failed_checks), **d.details}
-    result["alert"] = send_alert(home, severity=d.severity, type=d.guard, message=message,
+    result["alert"] = send_alert(home, severity=d.severity, type=ALERT_TYPE.get(d.guard, d.guard), message=message,
                                  dedup_key=d.dedup_key, details=details)
     if d.dedup_key:
         seen.add(d.dedup_key)

@@ -185,3 +185,19 @@ def test_unreadable_switch_alerts_and_is_not_rewritten(home, tmp_path):
     msgs = [a["message"] for a in alerts(home)]
     assert any("KILL-SWITCH FILE UNREADABLE" in m and str(home.killswitch_yml) in m for m in msgs)
     assert any(m.startswith("CRITICAL DAY LOSS") for m in msgs)   # still alerted, already fail-closed
+
+
+def test_a_monthly_halt_escalates_on_the_monthly_chain(home, tmp_path):
+    """The alert type selects the escalation chain: the monthly stop's is lead < 30 min, CTO < 1 h,
+    incident team after (config/alerts.yml), not the default 15/30 minutes."""
+    from mech_exo.alerts import escalation_due
+
+    run(home, make_db(tmp_path / "a.duckdb", mtd=-0.035, history_days=12))
+    monthly = next(a for a in alerts(home) if a["message"].startswith("🛑 MONTHLY STOP-LOSS"))
+    assert monthly["type"] == "monthly_stop"
+    at = datetime.fromisoformat(monthly["at"].replace("Z", "+00:00"))
+    levels = lambda minutes: {a["level"] for a in escalation_due(home, at + timedelta(minutes=minutes))
+                              if a["alert_id"] == monthly["alert_id"]}
+    assert "lead" not in levels(20)        # the default chain would have called the lead at 15
+    assert "lead" in levels(30) and "cto" not in levels(45)
+    assert {"cto", "incident-team"} <= levels(62)
