@@ -352,3 +352,34 @@ def test_alert_delivery_sensor_redelivers_the_outbox(tmp_path, monkeypatch):
         texts = [(c.get("json") or {}).get("text", "") for c in tg.calls("sendMessage")]
         # the first call failed (500), the sensor's redelivery was the second, with the text intact
         assert len(texts) == 2 and all("CRITICAL DAY LOSS: -0.95%" in t for t in texts)
+
+
+def test_monthly_guard_end_of_day_job_halts_on_a_breached_month(tmp_path, monkeypatch):
+    home = tiny_home(tmp_path, n_sessions=10, last_close=96.9)  # MTD −3.1 %, 10 sessions: armed
+    with dg.instance_for_test() as instance:
+        materialize(home, instance)
+        assert switch(home).trading_enabled
+        monkeypatch.setenv("EXO_HOME", str(home.root))
+        result = definitions_for(home).resolve_job_def("monthly_drawdown_guard_check").execute_in_process(
+            instance=instance)
+    assert result.success and "HALTED" in result.output_for_node("monthly_guard_op")
+    st = switch(home)
+    assert not st.trading_enabled and st.trigger == "monthly_stop"
+    assert st.updated_by == "sensor:monthly_drawdown_guard"
+
+
+def test_daily_summary_and_health_check_jobs_report_the_snapshot(crash_home, tmp_path, monkeypatch):
+    from conftest import copy_home
+
+    home = copy_home(crash_home, tmp_path / "h")
+    monkeypatch.setenv("EXO_HOME", str(home.root))
+    defs = definitions_for(home)
+    with dg.instance_for_test() as instance:
+        summary = defs.resolve_job_def("daily_summary").execute_in_process(instance=instance)
+        health = defs.resolve_job_def("health_check").execute_in_process(instance=instance)
+    assert summary.success and health.success
+    headline = summary.output_for_node("daily_summary_op")
+    infos = [e for e in read_events(home.event_log("alerts")) if e.get("event") == "alert" and e["severity"] == "INFO"]
+    assert len(infos) == 1 and infos[0]["message"].startswith(f"Daily summary {headline['session_date']}: NAV $")
+    # the only check that may fail on this old data is the (WARN) freshness of the marks
+    assert all(name.startswith("marks:") and "age" in name for name in health.output_for_node("health_check_op"))
