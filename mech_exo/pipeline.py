@@ -93,11 +93,12 @@ def dbt_args(home: Home, command: str, risk: dict[str, Any], extra: list[str] | 
 
 
 def build(home: Home, *, full_refresh: bool = False, select: str | None = None,
-          progress: Callable[[str, str, str], None] | None = None) -> BuildResult:
-    """Run ``dbt build`` in-process on the home's build database, without Dagster.
+          progress: Callable[[str, str, str], None] | None = None, manifest: Any = None) -> BuildResult:
+    """Run ``dbt build`` in-process on the home's build database, without dagster-dbt.
 
-    The product path is the Dagster job (``run_pipeline`` → dagster-dbt); this direct build, with
-    the same project, profile and vars, is what tests and benchmarks use to build homes quickly.
+    Used by the session-long intraday watcher (``mech_exo.watch``, with a ``manifest`` parsed once
+    so a tick skips dbt's parse), and by tests and benchmarks to build homes quickly; the
+    ``data_pipeline`` job builds through dagster-dbt with the same project, profile and vars.
     ``progress(node_name, resource_type, status)`` is called as each node finishes.
     """
     from dbt.cli.main import dbtRunner  # heavy import: only when building
@@ -117,7 +118,8 @@ def build(home: Home, *, full_refresh: bool = False, select: str | None = None,
 
     started = time.perf_counter()
     with exo_home_env(home):
-        res = dbtRunner(callbacks=[on_event]).invoke(dbt_args(home, "build", risk, extra + ["--quiet"]))
+        res = dbtRunner(manifest=manifest, callbacks=[on_event]).invoke(
+            dbt_args(home, "build", risk, extra + ["--quiet"]))
     duration = time.perf_counter() - started
     if res.result is not None and hasattr(res.result, "results"):
         for r in res.result.results:
@@ -274,6 +276,32 @@ def pipeline_failure_alert(home: Home, step: str, error: str, guards_ran: bool =
                    dedup_key=f"pipeline:{step}:{error[:120]}")
     except Exception:  # noqa: BLE001 — an alert failure must not mask the pipeline failure
         pass
+
+
+def parse_manifest(home: Home) -> Any:
+    """dbt's parsed manifest for this home's vars: hand it to ``build`` to skip parsing each tick."""
+    from dbt.cli.main import dbtRunner
+
+    risk = load_risk_config(home.risk_yml)
+    with exo_home_env(home):
+        res = dbtRunner().invoke(dbt_args(home, "parse", risk, ["--quiet"]))
+    if not res.success:
+        raise PipelineError(f"dbt parse failed: {res.exception}")
+    return res.result
+
+
+def alert_failed_checks(home: Home, failed: list[str]) -> None:
+    """The guards judged the snapshot before its GE suites ran (a halt never waits for them): tell
+    the on-call that those decisions rest on data that failed its checks."""
+    if not failed:
+        return
+    from mech_exo.alerts import send_alert
+
+    send_alert(home, severity="CRITICAL", type="data_checks",
+               message=f"DATA SUSPECT: {len(failed)} data check(s) failed on the published snapshot: "
+                       f"{', '.join(failed[:5])} — guard decisions on it stand (fail closed); "
+                       "take the run-book's data-issue path",
+               dedup_key=f"data-checks:{','.join(sorted(failed))[:200]}")
 
 
 def record_checks(home: Home, outcomes: list[Any], dbt_failed: list[str]) -> list[str]:

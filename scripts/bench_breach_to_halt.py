@@ -1,10 +1,15 @@
 """Benchmark: time from a breaching batch landing in the inputs to `trading_enabled: false` on disk,
-through the real Dagster path (daemon → input_watch sensor → data_pipeline run → snapshot
-materialization → intraday_pnl_sentinel sensor → kill-switch write).
+through the real Dagster paths:
 
-Prints figures; asserts nothing. Takes about a minute.
+* ``watcher`` — the session's ``intraday_watch`` run (started with `dagster job execute` on the
+  home's instance, as its schedule would at the open) ticks on the new file: ingest → dbt build →
+  publish → guard step → kill-switch write, in a warm process.
+* ``per-batch`` — `dagster-daemon` running, no watcher: input_watch sensor → queued data_pipeline
+  run → run worker → the same steps.
 
-    .venv/bin/python scripts/bench_breach_to_halt.py [--repeats 3]
+Prints figures; asserts nothing. Takes a few minutes.
+
+    .venv/bin/python scripts/bench_breach_to_halt.py [--repeats 3] [--paths watcher per-batch]
 """
 from __future__ import annotations
 
@@ -70,15 +75,52 @@ def runs_finished(dagster_home: Path) -> int:
         return len(inst.get_run_records(RunsFilter(statuses=[DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE])))
 
 
+def prepared_home(tmp: str) -> tuple[Home, pd.DataFrame]:
+    home = Home(Path(tmp) / "home")
+    init_home(home)
+    write_demo_inputs(home, end_date=LAST)
+    batch = hold_back_crash(home)
+    report = run_pipeline(home, now=None, guards=False, progress=None)
+    assert report.ok, report.error
+    set_trading(home, enabled=True, reason="benchmark start", trigger="manual", by="bench")
+    return home, batch
+
+
+def land(home: Home, batch: pd.DataFrame) -> None:
+    tmpfile = home.market_dir / ".breach.csv.tmp"
+    batch.to_csv(tmpfile, index=False)
+    os.replace(tmpfile, home.market_dir / "breach.csv")  # the batch lands atomically
+
+
+def one_watcher(repeat: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        home, batch = prepared_home(tmp)
+        env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(ensure_dagster_home(home))}
+        cfg = Path(tmp) / "watch.yaml"
+        cfg.write_text("ops:\n  intraday_watch_op:\n    config:\n      max_seconds: 60\n      poll_seconds: 0.5\n")
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m",
+                                 "dagster_project.definitions", "-j", "intraday_watch", "-c", str(cfg)],
+                                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "watch.log", "w"))
+        try:
+            checks = home.state_dir / "checks.json"
+            first = checks.stat().st_mtime if checks.exists() else 0
+            if wait_for(lambda: checks.exists() and checks.stat().st_mtime > first
+                        and "outcomes" in checks.read_text() and '"outcomes": []' not in checks.read_text(), 120, 0.2) is None:
+                raise RuntimeError("the watcher did not finish its first tick; see watch.log")
+            assert trading_enabled(home), "no breach yet: the switch must still be on"
+            time.sleep(1)
+            land(home, batch)
+            elapsed = wait_for(lambda: not trading_enabled(home), 60)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        st = yaml.safe_load(home.killswitch_yml.read_text())
+        return {"elapsed": elapsed, "by": st["updated_by"], "reason": st["reason"], "phases": "one warm tick"}
+
+
 def one(repeat: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        home = Home(Path(tmp) / "home")
-        init_home(home)
-        write_demo_inputs(home, end_date=LAST)
-        batch = hold_back_crash(home)
-        report = run_pipeline(home, now=None, guards=False, progress=None)
-        assert report.ok, report.error
-        set_trading(home, enabled=True, reason="benchmark start", trigger="manual", by="bench")
+        home, batch = prepared_home(tmp)
         env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(ensure_dagster_home(home))}
         daemon = subprocess.Popen([str(Path(sys.executable).with_name("dagster-daemon")), "run",
                                    "-m", "dagster_project.definitions"], cwd=REPO, env=env,
@@ -90,9 +132,7 @@ def one(repeat: int) -> dict:
                 raise RuntimeError("the daemon did not complete its first run; see daemon.log")
             assert trading_enabled(home), "no breach yet: the switch must still be on"
             time.sleep(3)
-            tmpfile = home.market_dir / ".breach.csv.tmp"
-            batch.to_csv(tmpfile, index=False)
-            os.replace(tmpfile, home.market_dir / "breach.csv")  # the batch lands atomically
+            land(home, batch)
             t0_wall = time.time()
             elapsed = wait_for(lambda: not trading_enabled(home), 120)
         finally:
@@ -123,17 +163,20 @@ def phases(home: Home, t0: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--paths", nargs="+", default=["watcher", "per-batch"], choices=["watcher", "per-batch"])
     args = ap.parse_args()
-    times = []
-    for i in range(args.repeats):
-        r = one(i)
-        times.append(r["elapsed"])
-        print(f"run {i + 1}: breach landed → trading_enabled false in {r['elapsed']:.2f}s "
-              f"(by {r['by']}: {r['reason']}); {r['phases']}", flush=True)
-    ok = [t for t in times if t is not None]
-    if ok:
-        print(f"breach-to-halt: median {statistics.median(ok):.2f}s, max {max(ok):.2f}s over {len(ok)} runs "
-              f"on {os.cpu_count()} cores")
+    for path in args.paths:
+        fn = one_watcher if path == "watcher" else one
+        times = []
+        for i in range(args.repeats):
+            r = fn(i)
+            times.append(r["elapsed"])
+            print(f"[{path}] run {i + 1}: breach landed → trading_enabled false in {r['elapsed']:.2f}s "
+                  f"(by {r['by']}: {r['reason']}); {r['phases']}", flush=True)
+        ok = [t for t in times if t is not None]
+        if ok:
+            print(f"[{path}] breach-to-halt: median {statistics.median(ok):.2f}s, max {max(ok):.2f}s "
+                  f"over {len(ok)} runs on {os.cpu_count()} cores", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -383,3 +383,41 @@ def test_daily_summary_and_health_check_jobs_report_the_snapshot(crash_home, tmp
     assert len(infos) == 1 and infos[0]["message"].startswith(f"Daily summary {headline['session_date']}: NAV $")
     # the only check that may fail on this old data is the (WARN) freshness of the marks
     assert all(name.startswith("marks:") and "age" in name for name in health.output_for_node("health_check_op"))
+
+
+def test_the_intraday_watcher_halts_seconds_after_a_breach_lands(tmp_path, monkeypatch):
+    """The session-long watcher run ticks on every input change: a breaching batch becomes a halt
+    within the same run, and each tick is recorded as asset materializations."""
+    import threading
+
+    home = tiny_home(tmp_path)  # quiet so far
+    monkeypatch.setenv("EXO_HOME", str(home.root))
+    day = pd.read_csv(home.market_dir / "marks.csv")["ts"].iloc[-1][:10]
+    landed = {}
+
+    def land_breach():
+        for _ in range(600):  # wait for the first tick's snapshot, then drop the breach
+            if home.analytics_db.exists() and (home.state_dir / "checks.json").exists():
+                break
+            time.sleep(0.1)
+        time.sleep(1.5)
+        tmp = home.market_dir / ".breach.tmp"
+        pd.DataFrame([(f"{day}T15:00:00Z", "AAA", 99.0)], columns=["ts", "symbol", "price"]).to_csv(tmp, index=False)
+        tmp.rename(home.market_dir / "breach.csv")
+        landed["at"] = time.time()
+
+    thread = threading.Thread(target=land_breach)
+    thread.start()
+    with dg.instance_for_test() as instance:
+        result = definitions_for(home).resolve_job_def("intraday_watch").execute_in_process(
+            instance=instance, run_config={"ops": {"intraday_watch_op": {"config": {
+                "max_seconds": 25, "poll_seconds": 0.2}}}})
+        thread.join()
+        assert result.success and result.output_for_node("intraday_watch_op") == 2
+        st = switch(home)
+        assert not st.trading_enabled and st.reason == "CRITICAL DAY LOSS: -1.00%"
+        assert st.updated_by.startswith("dagster:")
+        halted_at = datetime.fromisoformat(st.updated_at.replace("Z", "+00:00")).timestamp()
+        assert halted_at >= int(landed["at"]), "halted by the tick of the breach (timing: the benchmark)"
+        mats = instance.fetch_materializations(dg.AssetKey("analytics_snapshot"), limit=10).records
+        assert len(mats) == 2 and instance.fetch_materializations(dg.AssetKey("nav_intraday"), limit=10).records

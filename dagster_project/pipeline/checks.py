@@ -32,7 +32,7 @@ def _specs() -> list[dg.AssetCheckSpec]:
 @dg.multi_asset_check(specs=_specs(), name="great_expectations", can_subset=True,
                       description="Validity and freshness suites from expectations/ on the published snapshot.")
 def great_expectations(context: dg.AssetCheckExecutionContext, exo: ExoHomeResource):
-    from mech_exo.pipeline import record_checks, run_checks_on_snapshot
+    from mech_exo.pipeline import alert_failed_checks, record_checks, run_checks_on_snapshot
     from mech_exo.reporting.snapshot import connect
 
     home = exo.home
@@ -45,17 +45,7 @@ def great_expectations(context: dg.AssetCheckExecutionContext, exo: ExoHomeResou
         dbt_failed = json.loads((home.state_dir / "build.json").read_text()).get("failed_tests", [])
     except (OSError, ValueError):
         dbt_failed = []
-    failed = record_checks(home, outcomes, dbt_failed)
-    if failed:
-        # The guards already judged this snapshot (a halt never waits for these checks); tell the
-        # on-call that those decisions rest on data that failed its checks.
-        from mech_exo.alerts import send_alert
-
-        send_alert(home, severity="CRITICAL", type="data_checks",
-                   message=f"DATA SUSPECT: {len(failed)} data check(s) failed on the published snapshot: "
-                           f"{', '.join(failed[:5])} — guard decisions on it stand (fail closed); "
-                           "take the run-book's data-issue path",
-                   dedup_key=f"data-checks:{','.join(sorted(failed))[:200]}")
+    alert_failed_checks(home, record_checks(home, outcomes, dbt_failed))
     selected = context.selected_asset_check_keys
     for o in outcomes:
         key = dg.AssetCheckKey(dg.AssetKey(o.asset), o.dagster_name)

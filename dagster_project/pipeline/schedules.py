@@ -1,7 +1,6 @@
 """What starts the data pipeline: new input files (seconds after they land), the 5-minute
 intraday refresh in the exchange's session, and the daily summary / health jobs."""
 
-import hashlib
 import json
 
 import dagster as dg
@@ -10,33 +9,18 @@ from dagster_project.resources import default_home
 from mech_exo.config import load_risk_config
 
 
-def inputs_fingerprint() -> str:
-    """Cheap fingerprint of every input file (path, size, mtime): no file is read."""
-    home = default_home()
-    files = [home.trading_db, home.securities_csv]
-    if home.market_dir.exists():
-        files += sorted(p for p in home.market_dir.rglob("*") if p.is_file())
-    parts = []
-    for p in files:
-        try:
-            st = p.stat()
-        except FileNotFoundError:
-            continue
-        parts.append(f"{p}:{st.st_size}:{st.st_mtime_ns}")
-    for wal in (home.trading_db.with_name(home.trading_db.name + "-wal"),):
-        if wal.exists():
-            st = wal.stat()
-            parts.append(f"{wal}:{st.st_size}:{st.st_mtime_ns}")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
-
-
 def make_input_watch(job) -> dg.SensorDefinition:
     @dg.sensor(name="input_watch", job=job, minimum_interval_seconds=2,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description="Starts data-pipeline as soon as fills or marks change on disk, so a breach "
                            "is judged seconds after it lands rather than at the next 5-minute tick.")
     def input_watch(context: dg.SensorEvaluationContext):
-        fp = inputs_fingerprint()
+        from dagster_project.pipeline.watch import watcher_running
+        from mech_exo.watch import inputs_fingerprint
+
+        if watcher_running(context.instance):
+            return dg.SkipReason("the intraday watcher is running: it ticks on every change itself")
+        fp = inputs_fingerprint(default_home())
         if fp == context.cursor:
             return dg.SkipReason("inputs unchanged")
         context.update_cursor(fp)
@@ -45,13 +29,20 @@ def make_input_watch(job) -> dg.SensorDefinition:
     return input_watch
 
 
+def _watcher_not_running(context) -> bool:
+    from dagster_project.pipeline.watch import watcher_running
+
+    return not watcher_running(context.instance)
+
+
 def make_intraday_refresh(job, home) -> dg.ScheduleDefinition:
     risk = load_risk_config(home.risk_yml)
     return dg.ScheduleDefinition(
         name="intraday_refresh", job=job, cron_schedule="*/5 9-16 * * 1-5",
         execution_timezone=risk["session"]["timezone"], default_status=dg.DefaultScheduleStatus.RUNNING,
+        should_execute=_watcher_not_running,
         description="Every 5 minutes on weekdays 09:00–16:55 exchange time: rebuild even when no file "
-                    "changed, so freshness and the guards keep judging.",
+                    "changed, so freshness and the guards keep judging (unless the intraday watcher runs).",
     )
 
 

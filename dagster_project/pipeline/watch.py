@@ -1,0 +1,91 @@
+"""The session-long intraday watcher as a Dagster job (``intraday_watch``).
+
+It runs ``mech_exo.watch.Watcher`` — the pipeline in one warm process, a tick whenever the inputs
+change — from the open until a few minutes after the close, and logs every tick's asset
+materializations (landing, dbt models, the snapshot, the guard decisions) so the guard sensors,
+the UI and ``exo flows`` see each tick. While it runs it holds the warehouse pool, and
+``input_watch`` / ``intraday_refresh`` stand aside (they would only queue behind it).
+"""
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from assets.ingest import LANDING_TABLES, POOL
+from dagster_project.pipeline.assets import GUARDS_KEY, SNAPSHOT_KEY
+from dagster_project.resources import ExoHomeResource
+from mech_exo.config import load_risk_config
+
+JOB_NAME = "intraday_watch"
+
+
+class WatchConfig(dg.Config):
+    poll_seconds: float = 1.0
+    minutes_after_close: int = 5
+    # 0 = until the session's close (+ minutes_after_close); otherwise stop after this many seconds
+    max_seconds: float = 0.0
+
+
+def session_deadline(risk: dict, now: datetime, minutes_after_close: int) -> datetime:
+    """Today's close (exchange time) plus the grace minutes, in UTC."""
+    tz = ZoneInfo(risk["session"]["timezone"])
+    hh, mm = (int(x) for x in risk["session"]["close"].split(":"))
+    local = now.astimezone(tz)
+    close = local.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    return (close + timedelta(minutes=minutes_after_close)).astimezone(timezone.utc)
+
+
+def watcher_running(instance: dg.DagsterInstance) -> bool:
+    runs = instance.get_run_records(dg.RunsFilter(job_name=JOB_NAME, statuses=[
+        dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]), limit=1)
+    return bool(runs)
+
+
+@dg.op(pool=POOL, description="Tick the warm pipeline whenever fills or marks change, until after the close.")
+def intraday_watch_op(context: dg.OpExecutionContext, config: WatchConfig, exo: ExoHomeResource) -> int:
+    from mech_exo.watch import Watcher
+
+    home = exo.home
+    started = datetime.now(timezone.utc)
+    deadline = session_deadline(load_risk_config(home.risk_yml), started, config.minutes_after_close)
+    if config.max_seconds > 0:
+        deadline = min(deadline, started + timedelta(seconds=config.max_seconds)) if deadline > started \
+            else started + timedelta(seconds=config.max_seconds)
+    watcher = Watcher(home, by=exo.actor or f"dagster:{context.run_id[:8]}", now=lambda: exo.now_dt)
+    context.log.info(f"watching {home.root} until {deadline:%Y-%m-%d %H:%M:%S}Z")
+
+    def on_tick(r) -> None:
+        if not r.ok:
+            context.log.error(f"tick failed at {r.failed_step}: {r.error}")
+            return
+        meta = {"landed_seq": r.landed_seq, "timings_s": r.timings}
+        for t in LANDING_TABLES:
+            context.log_event(dg.AssetMaterialization(asset_key=["landing", t], metadata=meta))
+        for model in r.models:
+            context.log_event(dg.AssetMaterialization(asset_key=[model], metadata=meta))
+        context.log_event(dg.AssetMaterialization(asset_key=SNAPSHOT_KEY, metadata=meta))
+        acted = {g["guard"]: f"{g['severity']}{' HALTED' if g.get('halted') else ''}"
+                 for g in r.guards if g.get("severity")}
+        context.log_event(dg.AssetMaterialization(asset_key=GUARDS_KEY, metadata={
+            "decisions": str(acted or "all clear"), "halted": r.halted, "failed_checks": str(r.failed_checks)}))
+        context.log.info(f"tick #{r.landed_seq}: {r.timings} guards={acted or 'all clear'}")
+
+    return watcher.run(until=lambda: datetime.now(timezone.utc) >= deadline, poll_s=config.poll_seconds,
+                       on_tick=on_tick)
+
+
+@dg.job(name=JOB_NAME, description="The pipeline kept warm through the session: a breach becomes a halt in seconds.")
+def intraday_watch():
+    intraday_watch_op()
+
+
+def make_intraday_watch_schedule(home) -> dg.ScheduleDefinition:
+    risk = load_risk_config(home.risk_yml)
+    oh, om = (int(x) for x in risk["session"]["open"].split(":"))
+    start = (datetime(2000, 1, 1, oh, om) - timedelta(minutes=5)).time()
+    return dg.ScheduleDefinition(
+        name="intraday_watch_session", job=intraday_watch,
+        cron_schedule=f"{start.minute} {start.hour} * * 1-5", execution_timezone=risk["session"]["timezone"],
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Five minutes before the open on weekdays: start the intraday watcher for the session.",
+    )
