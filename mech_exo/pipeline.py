@@ -378,6 +378,20 @@ def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refre
         instance.dispose()
 
 
+def watcher_run_id(home: Home) -> str | None:
+    """The run id of a live ``intraday_watch`` run on this home's instance, if any."""
+    if not (home.dagster_home / "dagster.yaml").exists():
+        return None
+    import dagster as dg
+
+    from dagster_project.pipeline.watch import JOB_NAME
+
+    with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:
+        runs = instance.get_run_records(dg.RunsFilter(job_name=JOB_NAME, statuses=[
+            dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]), limit=1)
+    return runs[0].dagster_run.run_id if runs else None
+
+
 def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool = False,
                  guards: bool = True, by: str = "exo run",
                  progress: Callable[[str], None] | None = None) -> RunReport:
@@ -400,6 +414,15 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
         write_run_status(home, as_jsonable(report))
         return report
 
+    busy = watcher_run_id(home)
+    if busy:
+        # The watcher holds the warehouse pool all session; a second run would wait until the close.
+        report.failed_step = "busy"
+        report.error = (f"the intraday watcher (Dagster run {busy[:8]}) owns the warehouse during the session and "
+                        "rebuilds on every input change; to force a rebuild now, terminate that run first "
+                        "(Dagster UI → Runs → Terminate; `exo flows dev` starts the UI), then run again")
+        report.finished_at = utc_now().isoformat()
+        return report
     _notify(progress, "data_pipeline: ingest → dbt build → publish → checks (Dagster, in-process)")
     result = execute_data_pipeline(home, now=now, full_refresh=full_refresh, show_steps=progress is not None,
                                    guards=guards, by=by)

@@ -421,3 +421,20 @@ def test_the_intraday_watcher_halts_seconds_after_a_breach_lands(tmp_path, monke
         assert halted_at >= int(landed["at"]), "halted by the tick of the breach (timing: the benchmark)"
         mats = instance.fetch_materializations(dg.AssetKey("analytics_snapshot"), limit=10).records
         assert len(mats) == 2 and instance.fetch_materializations(dg.AssetKey("nav_intraday"), limit=10).records
+
+
+def test_exo_run_stands_aside_while_the_intraday_watcher_owns_the_warehouse(tmp_path):
+    """A second pipeline run would wait for the warehouse pool until the close: say so instead."""
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+
+    from mech_exo.home import ensure_dagster_home
+    from mech_exo.pipeline import run_pipeline
+
+    home = tiny_home(tmp_path)
+    with dg.DagsterInstance.from_config(str(ensure_dagster_home(home))) as instance:
+        instance.add_run(DagsterRun(job_name="intraday_watch", run_id="0badc0de-0000-4000-8000-000000000000",
+                                    status=DagsterRunStatus.STARTED))
+    report = run_pipeline(home)
+    assert not report.ok and report.failed_step == "busy"
+    assert "intraday watcher (Dagster run 0badc0de)" in report.error
+    assert not home.analytics_db.exists()  # nothing was built behind the watcher's back
