@@ -38,6 +38,19 @@ def build_home(root: Path, **datagen_options):
     return home
 
 
+def snapshot_query(home, sql, params=()):
+    """Independent read of a home's published snapshot: the oracle the CLI and dashboard are checked against."""
+    import duckdb
+
+    con = duckdb.connect(str(home.analytics_db), read_only=True)
+    try:
+        cur = con.execute(sql, list(params))
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
 def copy_home(home, dest: Path):
     from mech_exo.home import Home
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import copy_home
+from conftest import copy_home, snapshot_query as q
 from mech_exo.cli.common import money, pct
 from mech_exo.cli.main import cli
 from mech_exo.home import Home, init_home
@@ -35,16 +35,6 @@ def run(home, *args, ok: bool = True):
 
 def js(home, *args):
     return json.loads(run(home, *args, "--json").stdout)
-
-
-def q(home, sql, params=()):
-    con = duckdb.connect(str(home.analytics_db), read_only=True)
-    try:
-        cur = con.execute(sql, list(params))
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
 
 
 def close(a, b, tol=1e-6):

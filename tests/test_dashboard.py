@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import copy_home
+from conftest import copy_home, snapshot_query as q
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts" / "dashboard"
@@ -56,17 +56,6 @@ def empty_home(tmp_path):
     from mech_exo.home import Home
 
     return _ready(Home(tmp_path / "empty"))
-
-
-def q(home, sql, params=()):
-    """Independent read of the snapshot (the oracle for every comparison)."""
-    con = duckdb.connect(str(home.analytics_db), read_only=True)
-    try:
-        cur = con.execute(sql, list(params))
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
 
 
 def engine_for(home, now=AFTER_CLOSE):
