@@ -419,8 +419,8 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
         # The watcher holds the warehouse pool all session; a second run would wait until the close.
         report.failed_step = "busy"
         report.error = (f"the intraday watcher (Dagster run {busy[:8]}) owns the warehouse during the session and "
-                        "rebuilds on every input change; to force a rebuild now, terminate that run first "
-                        "(Dagster UI → Runs → Terminate; `exo flows dev` starts the UI), then run again")
+                        "rebuilds on every input change; to force a rebuild now, stop it first with "
+                        "`exo flows stop --flow intraday-watch`, then run again")
         report.finished_at = utc_now().isoformat()
         return report
     _notify(progress, "data_pipeline: ingest → dbt build → publish → checks (Dagster, in-process)")

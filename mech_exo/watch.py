@@ -24,6 +24,11 @@ from typing import Any, Callable
 from mech_exo.home import Home, exo_home_env
 
 
+def stop_file(home: Home):
+    """Written by `exo flows stop --flow intraday-watch`: the watcher ends at its next poll."""
+    return home.state_dir / "intraday_watch.stop"
+
+
 def inputs_fingerprint(home: Home) -> str:
     """Cheap fingerprint of every input file (path, size, mtime, and SQLite's WAL): no file is read."""
     files = [home.trading_db, home.trading_db.with_name(home.trading_db.name + "-wal"), home.securities_csv]
@@ -121,9 +126,11 @@ class Watcher:
     def run(self, *, until: Callable[[], bool], poll_s: float = 1.0,
             on_tick: Callable[[TickResult], None] | None = None) -> int:
         """Tick once at the start (which also loads Great Expectations), then whenever the inputs
-        change, until ``until()``; returns the number of ticks."""
+        change, until ``until()`` or a stop request (``stop_file``); returns the number of ticks."""
         last, ticks = None, 0
-        while ticks == 0 or not until():
+        stop = stop_file(self.home)
+        stop.unlink(missing_ok=True)  # a request left over from an earlier watcher is not for us
+        while ticks == 0 or not (until() or stop.exists()):
             fp = inputs_fingerprint(self.home)
             if fp != last:
                 last = fp
@@ -133,4 +140,5 @@ class Watcher:
                     on_tick(result)
             else:
                 time.sleep(poll_s)
+        stop.unlink(missing_ok=True)
         return ticks

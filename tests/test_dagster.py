@@ -438,3 +438,38 @@ def test_exo_run_stands_aside_while_the_intraday_watcher_owns_the_warehouse(tmp_
     assert not report.ok and report.failed_step == "busy"
     assert "intraday watcher (Dagster run 0badc0de)" in report.error
     assert not home.analytics_db.exists()  # nothing was built behind the watcher's back
+
+
+def test_exo_flows_stop_ends_the_watcher_and_frees_the_warehouse(tmp_path):
+    import threading
+
+    from click.testing import CliRunner
+
+    from mech_exo.cli.main import cli
+    from mech_exo.home import ensure_dagster_home
+    from mech_exo.pipeline import watcher_run_id
+    from mech_exo.watch import stop_file
+
+    home = tiny_home(tmp_path)
+    out = {}
+
+    def watch():
+        with dg.DagsterInstance.from_config(str(ensure_dagster_home(home))) as instance:
+            out["result"] = definitions_for(home).resolve_job_def("intraday_watch").execute_in_process(
+                instance=instance, run_config={"ops": {"intraday_watch_op": {"config": {
+                    "max_seconds": 120, "poll_seconds": 0.2}}}})
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    for _ in range(600):  # until the first tick has published
+        if watcher_run_id(home) and (home.state_dir / "checks.json").exists():
+            break
+        time.sleep(0.1)
+    res = CliRunner().invoke(cli, ["--home", str(home.root), "flows", "stop", "--flow", "intraday-watch"])
+    thread.join(60)
+    assert res.exit_code == 0 and "intraday watcher stopped" in res.output, res.output
+    assert not thread.is_alive() and out["result"].success
+    assert out["result"].output_for_node("intraday_watch_op") == 1
+    assert watcher_run_id(home) is None and not stop_file(home).exists()
+    again = CliRunner().invoke(cli, ["--home", str(home.root), "flows", "stop", "--flow", "intraday-watch"])
+    assert again.exit_code == 0 and "not running" in again.output

@@ -278,6 +278,43 @@ def monitor_view(p: dict):
                  Text.from_markup(daemon), flows_table(p["flows"], "Sensors and schedules"), runs)
 
 
+@flows.command("stop")
+@click.option("--flow", "name", required=True, help="The flow to stop: intraday-watch (the session's watcher).")
+@click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Seconds to wait for the watcher's run to end.")
+@json_option
+@pass_home
+def stop_cmd(home: Home, name: str, wait_s: float, as_json: bool) -> None:
+    """Stop the intraday watcher: it finishes its current tick and its run ends (then `exo run`,
+    `exo data repair` and the per-batch runs can use the warehouse again)."""
+    from mech_exo.pipeline import watcher_run_id
+    from mech_exo.watch import stop_file
+
+    if name.replace("-", "_") != "intraday_watch":
+        raise ExoError(f"only the intraday watcher can be stopped this way, not {name!r} "
+                       "(jobs end by themselves; sensors and schedules are turned off in the Dagster UI)")
+    run_id = watcher_run_id(home)
+    if run_id is None:
+        out = {"flow": "intraday_watch", "running": False, "stopped": False}
+    else:
+        stop_file(home).parent.mkdir(parents=True, exist_ok=True)
+        stop_file(home).write_text(f"requested by the CLI at {datetime.now().isoformat()}\n")
+        deadline = time.monotonic() + wait_s
+        while watcher_run_id(home) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        still = watcher_run_id(home)
+        out = {"flow": "intraday_watch", "running": bool(still), "stopped": not still, "run_id": run_id}
+    if as_json:
+        emit_json(out)
+    elif not out["running"] and not out.get("run_id"):
+        console().print("intraday watcher: not running")
+    elif out["stopped"]:
+        console().print(f"intraday watcher stopped (run {run_id[:8]})")
+    if out["running"]:
+        raise ExoError(f"the intraday watcher (run {run_id[:8]}) was asked to stop but is still running "
+                       f"after {wait_s:g}s; it stops after its current tick")
+
+
 @flows.command("monitor")
 @click.option("--live", is_flag=True, help="Keep refreshing until Ctrl-C (or --for).")
 @click.option("--for", "for_s", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
