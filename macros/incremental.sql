@@ -32,3 +32,14 @@
   {%- endif -%}
   {{ return("date '" ~ row[1] ~ "'") }}
 {% endmacro %}
+
+{#-
+  The marks of the local dates from ``since`` on. The extra condition on ts (2 days of slack for
+  any timezone offset) lets DuckDB skip older row groups of the marks table by their min/max ts.
+-#}
+{% macro marks_since(since) %}
+    select ts, symbol, price, local_date
+    from {{ ref('stg_landing__marks') }}
+    where local_date >= {{ since }}
+      and ts >= cast({{ since }} as timestamp) - interval 2 day
+{% endmacro %}

@@ -15,10 +15,7 @@
 {%- set since = dirty_from_date() %}
 
 with window_marks as (
-    select ts, symbol, price, local_date
-    from {{ ref('stg_landing__marks') }}
-    where local_date >= {{ since }}
-      and ts >= cast({{ since }} as timestamp) - interval 2 day
+    {{ marks_since(since) }}
 ),
 
 times as (
