@@ -20,7 +20,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, Callable
 
 from mech_exo.events import iso_utc, utc_now
 from mech_exo.home import REPO_ROOT, Home, ensure_dagster_home, exo_home_env
+from mech_exo.instance import ensure_instance_storage, open_instance
 
 # the four names of the on-call run-book, in Dagster spelling
 RUNBOOK_FLOWS = ("intraday_pnl_sentinel", "monthly_drawdown_guard", "rollback_drill", "data_pipeline")
@@ -48,18 +48,6 @@ def dagster_name(name: str) -> str:
 
 def runbook_name(name: str) -> str | None:
     return name.replace("_", "-") if name in RUNBOOK_FLOWS else None
-
-
-@contextmanager
-def open_instance(home: Home):
-    """The home's Dagster instance (runs, ticks, instigator state), disposed after use."""
-    import dagster as dg
-
-    inst = dg.DagsterInstance.from_config(str(ensure_dagster_home(home)))
-    try:
-        yield inst
-    finally:
-        inst.dispose()
 
 
 def killswitch_summary(home: Home) -> dict[str, Any]:
@@ -429,6 +417,7 @@ def dagster_executable() -> str:
 def dev_command(home: Home, port: int = 3000, host: str = "127.0.0.1") -> DevCommand:
     """`dagster dev` for this home: the UI and the daemon, with runs and ticks in ``<home>/.dagster``."""
     dagster_home = ensure_dagster_home(home)
+    ensure_instance_storage(home)  # webserver and daemon start together: never let them race the first open
     env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(dagster_home)}
     argv = [dagster_executable(), "dev", "-m", "dagster_project.definitions", "-h", host, "-p", str(port)]
     return DevCommand(argv, env, REPO_ROOT)

@@ -348,12 +348,11 @@ def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refre
                           show_steps: bool = False, guards: bool = True, by: str = "exo run"):
     """Run the Dagster job ``data_pipeline`` in-process on the home's own Dagster instance (so the
     run shows in `exo flows runs` and the UI). Returns the Dagster execution result."""
-    import dagster as dg
 
     from dagster_project.definitions import build_definitions
-    from mech_exo.home import ensure_dagster_home
+    from mech_exo.instance import dagster_instance
 
-    instance = dg.DagsterInstance.from_config(str(ensure_dagster_home(home)))
+    instance = dagster_instance(home)
     job = build_definitions(home, now=now, actor=by).resolve_job_def("data_pipeline")
     loggers: dict[str, Any] = {"console": {"config": {"log_level": "ERROR"}}}
     if show_steps:
@@ -385,8 +384,9 @@ def watcher_run_id(home: Home) -> str | None:
     import dagster as dg
 
     from dagster_project.pipeline.watch import JOB_NAME
+    from mech_exo.instance import open_instance
 
-    with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:
+    with open_instance(home) as instance:
         runs = instance.get_run_records(dg.RunsFilter(job_name=JOB_NAME, statuses=[
             dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]), limit=1)
     return runs[0].dagster_run.run_id if runs else None

@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mech_exo.demo_data import write_demo_inputs  # noqa: E402
-from mech_exo.home import Home, ensure_dagster_home, init_home  # noqa: E402
+from mech_exo.home import Home, init_home  # noqa: E402
+from mech_exo.instance import ensure_instance_storage, open_instance  # noqa: E402
 from mech_exo.killswitch import set_trading  # noqa: E402
 from mech_exo.pipeline import run_pipeline  # noqa: E402
 
@@ -68,10 +69,16 @@ def wait_for(pred, timeout: float, step: float = 0.05) -> float | None:
     return None
 
 
-def runs_finished(dagster_home: Path) -> int:
-    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+def dagster_home_ready(home: Home) -> Path:
+    """DAGSTER_HOME with its storages created, before a second process opens them."""
+    ensure_instance_storage(home)
+    return home.dagster_home
 
-    with DagsterInstance.from_config(str(dagster_home)) as inst:
+
+def runs_finished(home: Home) -> int:
+    from dagster import DagsterRunStatus, RunsFilter
+
+    with open_instance(home) as inst:
         return len(inst.get_run_records(RunsFilter(statuses=[DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE])))
 
 
@@ -95,7 +102,7 @@ def land(home: Home, batch: pd.DataFrame) -> None:
 def one_watcher(repeat: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         home, batch = prepared_home(tmp)
-        env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(ensure_dagster_home(home))}
+        env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(dagster_home_ready(home))}
         cfg = Path(tmp) / "watch.yaml"
         cfg.write_text("ops:\n  intraday_watch_op:\n    config:\n      max_seconds: 60\n      poll_seconds: 0.5\n")
         proc = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m",
@@ -121,14 +128,14 @@ def one_watcher(repeat: int) -> dict:
 def one(repeat: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         home, batch = prepared_home(tmp)
-        env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(ensure_dagster_home(home))}
+        env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(dagster_home_ready(home))}
         daemon = subprocess.Popen([str(Path(sys.executable).with_name("dagster-daemon")), "run",
                                    "-m", "dagster_project.definitions"], cwd=REPO, env=env,
                                   stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "daemon.log", "w"))
         try:
             # the daemon's first input_watch tick sees a new fingerprint and runs the pipeline once
-            base = runs_finished(home.dagster_home)
-            if wait_for(lambda: runs_finished(home.dagster_home) > base, 120, 0.5) is None:
+            base = runs_finished(home)
+            if wait_for(lambda: runs_finished(home) > base, 120, 0.5) is None:
                 raise RuntimeError("the daemon did not complete its first run; see daemon.log")
             assert trading_enabled(home), "no breach yet: the switch must still be on"
             time.sleep(3)
@@ -145,9 +152,9 @@ def one(repeat: int) -> dict:
 
 def phases(home: Home, t0: float) -> str:
     """Where the time went, from the instance's own records (seconds after the batch landed)."""
-    from dagster import AssetKey, DagsterInstance, RunsFilter
+    from dagster import AssetKey, RunsFilter
 
-    with DagsterInstance.from_config(str(home.dagster_home)) as inst:
+    with open_instance(home) as inst:
         rec = inst.get_run_records(RunsFilter(created_after=datetime.fromtimestamp(t0, timezone.utc)),
                                    limit=1, ascending=True)
         mat = inst.get_latest_materialization_event(AssetKey("analytics_snapshot"))

@@ -427,11 +427,11 @@ def test_exo_run_stands_aside_while_the_intraday_watcher_owns_the_warehouse(tmp_
     """A second pipeline run would wait for the warehouse pool until the close: say so instead."""
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-    from mech_exo.home import ensure_dagster_home
+    from mech_exo.instance import open_instance
     from mech_exo.pipeline import run_pipeline
 
     home = tiny_home(tmp_path)
-    with dg.DagsterInstance.from_config(str(ensure_dagster_home(home))) as instance:
+    with open_instance(home) as instance:
         instance.add_run(DagsterRun(job_name="intraday_watch", run_id="0badc0de-0000-4000-8000-000000000000",
                                     status=DagsterRunStatus.STARTED))
     report = run_pipeline(home)
@@ -446,7 +446,7 @@ def test_exo_flows_stop_ends_the_watcher_and_frees_the_warehouse(tmp_path):
     from click.testing import CliRunner
 
     from mech_exo.cli.main import cli
-    from mech_exo.home import ensure_dagster_home
+    from mech_exo.instance import open_instance
     from mech_exo.pipeline import watcher_run_id
     from mech_exo.watch import stop_file
 
@@ -454,7 +454,7 @@ def test_exo_flows_stop_ends_the_watcher_and_frees_the_warehouse(tmp_path):
     out = {}
 
     def watch():
-        with dg.DagsterInstance.from_config(str(ensure_dagster_home(home))) as instance:
+        with open_instance(home) as instance:
             out["result"] = definitions_for(home).resolve_job_def("intraday_watch").execute_in_process(
                 instance=instance, run_config={"ops": {"intraday_watch_op": {"config": {
                     "max_seconds": 120, "poll_seconds": 0.2}}}})

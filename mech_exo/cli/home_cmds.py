@@ -16,7 +16,12 @@ from mech_exo.home import Home, init_home
 @pass_home
 def init_cmd(home: Home, force: bool, as_json: bool) -> None:
     """Write a fresh home: config templates and folders. Existing data is never touched."""
+    from mech_exo.instance import ensure_instance_storage
+
     written = init_home(home, force=force)
+    # create the Dagster storages now, once: a bare `dagster dev` on this home starts its webserver
+    # and daemon together, and two first opens of a fresh instance corrupt it (mech_exo/instance.py)
+    ensure_instance_storage(home)
     if as_json:
         emit_json({"home": str(home.root), "configs": [{"path": p, "action": a} for p, a in written]})
         return
