@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mech_exo.events import iso_utc, utc_now
-from mech_exo.home import REPO_ROOT, Home, ensure_dagster_home, exo_home_env
+from mech_exo.home import REPO_ROOT, Home, exo_home_env
 from mech_exo.instance import ensure_instance_storage, open_instance
 
 # the four names of the on-call run-book, in Dagster spelling
@@ -416,8 +416,8 @@ def dagster_executable() -> str:
 
 def dev_command(home: Home, port: int = 3000, host: str = "127.0.0.1") -> DevCommand:
     """`dagster dev` for this home: the UI and the daemon, with runs and ticks in ``<home>/.dagster``."""
-    dagster_home = ensure_dagster_home(home)
-    ensure_instance_storage(home)  # webserver and daemon start together: never let them race the first open
+    # webserver and daemon start together: never let them race the first open of the instance
+    dagster_home = ensure_instance_storage(home)
     env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(dagster_home)}
     argv = [dagster_executable(), "dev", "-m", "dagster_project.definitions", "-h", host, "-p", str(port)]
     return DevCommand(argv, env, REPO_ROOT)

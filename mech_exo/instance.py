@@ -11,7 +11,8 @@ daemon all dead on one home. That race is real here: the intraday watcher, an on
 So the first open of a home's instance happens under an exclusive flock and leaves a marker; every
 later open skips the lock (the storages then only read the stamped revision). A home that the race
 already hit (made before this module) is mended on that first locked open when it shows the race's
-exact signature (see ``mend_race_stamps``); anything else is not guessed at: the error names the file. Dagster is imported lazily: `exo kill status` never pays for it.
+exact signature (see ``mend_race_stamps``); anything else is not guessed at: the error names the
+file. Dagster is imported lazily: `exo kill status` never pays for it.
 """
 from __future__ import annotations
 
@@ -30,20 +31,21 @@ READY_MARKER = ".storage-initialised"
 INIT_LOCK = ".storage-init.lock"
 
 
-def ensure_instance_storage(home: Home) -> None:
-    """Create the home's Dagster storages once, serialised across processes and threads."""
+def ensure_instance_storage(home: Home) -> Path:
+    """Create the home's Dagster storages once, serialised across processes and threads; returns
+    the DAGSTER_HOME, ready for any number of concurrent opens."""
     dagster_home = ensure_dagster_home(home)
     marker = dagster_home / READY_MARKER
     if marker.exists():
-        return
+        return dagster_home
     import dagster as dg
 
     with exclusive_lock(dagster_home / INIT_LOCK):
-        if marker.exists():  # another opener finished while we waited
-            return
-        mend_race_stamps(dagster_home)
-        dg.DagsterInstance.from_config(str(dagster_home)).dispose()
-        marker.write_text("Dagster storages of this home are created and stamped; see mech_exo/instance.py\n")
+        if not marker.exists():  # else another opener finished while we waited
+            mend_race_stamps(dagster_home)
+            dg.DagsterInstance.from_config(str(dagster_home)).dispose()
+            marker.write_text("Dagster storages of this home are created and stamped; see mech_exo/instance.py\n")
+    return dagster_home
 
 
 class InstanceStorageError(RuntimeError):
@@ -92,8 +94,7 @@ def dagster_instance(home: Home) -> "dg.DagsterInstance":
     """The home's instance (the caller disposes it). Safe to call from racing processes."""
     import dagster as dg
 
-    ensure_instance_storage(home)
-    return dg.DagsterInstance.from_config(str(home.dagster_home))
+    return dg.DagsterInstance.from_config(str(ensure_instance_storage(home)))
 
 
 @contextmanager

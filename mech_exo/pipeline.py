@@ -348,7 +348,6 @@ def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refre
                           show_steps: bool = False, guards: bool = True, by: str = "exo run"):
     """Run the Dagster job ``data_pipeline`` in-process on the home's own Dagster instance (so the
     run shows in `exo flows runs` and the UI). Returns the Dagster execution result."""
-
     from dagster_project.definitions import build_definitions
     from mech_exo.instance import dagster_instance
 

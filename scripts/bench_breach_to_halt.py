@@ -69,12 +69,6 @@ def wait_for(pred, timeout: float, step: float = 0.05) -> float | None:
     return None
 
 
-def dagster_home_ready(home: Home) -> Path:
-    """DAGSTER_HOME with its storages created, before a second process opens them."""
-    ensure_instance_storage(home)
-    return home.dagster_home
-
-
 def runs_finished(home: Home) -> int:
     from dagster import DagsterRunStatus, RunsFilter
 
@@ -102,7 +96,7 @@ def land(home: Home, batch: pd.DataFrame) -> None:
 def one_watcher(repeat: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         home, batch = prepared_home(tmp)
-        env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(dagster_home_ready(home))}
+        env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(ensure_instance_storage(home))}
         cfg = Path(tmp) / "watch.yaml"
         cfg.write_text("ops:\n  intraday_watch_op:\n    config:\n      max_seconds: 60\n      poll_seconds: 0.5\n")
         proc = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m",
@@ -128,7 +122,7 @@ def one_watcher(repeat: int) -> dict:
 def one(repeat: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         home, batch = prepared_home(tmp)
-        env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(dagster_home_ready(home))}
+        env = {**os.environ, "EXO_HOME": str(home.root), "DAGSTER_HOME": str(ensure_instance_storage(home))}
         daemon = subprocess.Popen([str(Path(sys.executable).with_name("dagster-daemon")), "run",
                                    "-m", "dagster_project.definitions"], cwd=REPO, env=env,
                                   stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "daemon.log", "w"))
