@@ -68,3 +68,13 @@ def crash_home(tmp_path_factory):
 def quiet_home(tmp_path_factory):
     """A built home where nothing trips."""
     return build_home(tmp_path_factory.mktemp("quiet"), seed=0, quiet=True)
+
+
+@pytest.fixture
+def tg():
+    """A real local HTTP server speaking the Telegram Bot API (tests/telegram_server.py)."""
+    from telegram_server import TelegramTestServer
+
+    server = TelegramTestServer().start()
+    yield server
+    server.stop()

@@ -23,7 +23,7 @@ from mech_exo.config import ConfigError
 from mech_exo.events import read_events
 from mech_exo.home import Home, init_home
 from mech_exo.utils.alerts import send_risk_alert
-from telegram_server import TelegramTestServer, fail, hang, rate_limited, server_error
+from telegram_server import fail, hang, rate_limited, server_error
 
 REPO = Path(__file__).resolve().parents[1]
 CHAT = "-1001234567"
@@ -57,13 +57,6 @@ contacts:
 
 
 # --- fixtures ----------------------------------------------------------------------------------
-@pytest.fixture
-def tg():
-    server = TelegramTestServer().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Home:
     h = Home.resolve(tmp_path / "home")

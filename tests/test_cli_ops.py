@@ -25,7 +25,7 @@ from mech_exo.alerts import reset_notices, send_alert
 from mech_exo.cli.main import GROUPS, cli
 from mech_exo.events import append_event, iso_utc, read_events, utc_now
 from mech_exo.home import Home, init_home
-from telegram_server import TelegramTestServer, fail
+from telegram_server import fail
 
 CHAT = "-1009876543"
 LAST = date(2026, 11, 20)
@@ -72,13 +72,6 @@ def home(crash_home, tmp_path, monkeypatch) -> Home:
     reset_notices()
     yield h
     reset_notices()
-
-
-@pytest.fixture
-def tg():
-    server = TelegramTestServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

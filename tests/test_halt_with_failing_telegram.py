@@ -14,16 +14,9 @@ from mech_exo.events import read_events
 from mech_exo.guard_runner import tick
 from mech_exo.home import init_home
 from mech_exo.killswitch import read_state
-from telegram_server import TelegramTestServer, hang, rate_limited, server_error
+from telegram_server import hang, rate_limited, server_error
 
 CHAT = "-100123"
-
-
-@pytest.fixture
-def tg():
-    server = TelegramTestServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
