@@ -8,11 +8,11 @@ import json
 
 import dagster as dg
 
+from dagster_project.pipeline.pool import POOL, tag_holder
 from dagster_project.resources import ExoHomeResource
 
-# Every writer of the warehouse or its inputs sits in this pool (limit 1 in the instance's
-# dagster.yaml): DuckDB allows one writer per file.
-POOL = "exo_warehouse"
+# Every writer of the warehouse or its inputs sits in POOL (limit 1 in the instance's
+# dagster.yaml): DuckDB allows one writer per file. Its slots and their holders: pool.py.
 LANDING_TABLES = ("fills", "cash_flows", "securities", "marks", "batches")
 
 
@@ -27,6 +27,7 @@ LANDING_TABLES = ("fills", "cash_flows", "securities", "marks", "batches")
 def landing(context: dg.AssetExecutionContext, exo: ExoHomeResource):
     from mech_exo.ingest import InputError, ingest
 
+    tag_holder(context)  # this run's warehouse slot belongs to this process (pool.py)
     home = exo.home
     home.ensure_dirs()
     try:

@@ -21,6 +21,7 @@ from dagster_project.pipeline.assets import (
     DBT_EXECUTABLE, DBT_PROJECT, EVENT_LOG_SPECS, analytics_snapshot, exo_dbt_models, guard_decisions,
 )
 from dagster_project.pipeline.checks import great_expectations
+from dagster_project.pipeline.pool import warehouse_pool_reaper
 from dagster_project.pipeline.watch import intraday_watch, make_intraday_watch_schedule
 from dagster_project.pipeline.schedules import (
     daily_summary, daily_summary_schedule, health_check, health_check_schedule, make_input_watch,
@@ -45,7 +46,7 @@ def build_definitions(home: Home, now: datetime | None = None, actor: str = "") 
         asset_checks=[great_expectations],
         jobs=[data_pipeline, intraday_watch, monthly_guard_check, rollback_drill, drill_overdue_check, daily_summary, health_check],
         sensors=[*GUARD_SENSOR_DEFS, data_freshness_watch, make_input_watch(data_pipeline), alert_delivery,
-                 run_failure_alert],
+                 run_failure_alert, warehouse_pool_reaper],
         schedules=[make_intraday_refresh(data_pipeline, home), make_intraday_watch_schedule(home), monthly_guard_schedule, rollback_drill_quarterly,
                    drill_overdue_daily, daily_summary_schedule, health_check_schedule],
         loggers={"console": dg.colored_console_logger, "exo_progress": exo_progress},

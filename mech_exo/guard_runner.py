@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from mech_exo import guards as g
-from mech_exo.config import load_risk_config
+from mech_exo.config import ConfigError, load_risk_config
+from mech_exo.config_guard import RISK_CONFIG, risk_config_unreadable
 from mech_exo.events import read_events, utc_now
 from mech_exo.home import Home
 from mech_exo.killswitch import KillSwitchError, read_state, set_trading
@@ -35,6 +36,7 @@ ALERT_TYPE = {
     g.CONCENTRATION: "concentration",
     g.FRESHNESS: "freshness",
     g.KILLSWITCH_FILE: "killswitch_file",
+    RISK_CONFIG: "risk_config",
 }
 
 
@@ -167,6 +169,25 @@ def apply_decisions(home: Home, decisions: Sequence[g.Decision], by: str) -> lis
     return results
 
 
+def config_failure_decisions(home: Home, error: ConfigError) -> list[g.Decision]:
+    """What to do when risk.yml cannot be read: halt (+ the switch's own unreadable alert, if so)."""
+    state = read_state(home)
+    out = [risk_config_unreadable(error)]
+    if not state.readable:
+        out.append(g.killswitch_unreadable(state.error or str(state.path)))
+    return out
+
+
+def fail_closed_on_config(home: Home, by: str) -> list[dict] | None:
+    """Check risk.yml; when it cannot be read, halt + alert now and return what was done, else None.
+    Called first by every run and tick, so a typo never leaves the guards silently off."""
+    try:
+        load_risk_config(home.risk_yml)
+    except ConfigError as exc:
+        return apply_decisions(home, config_failure_decisions(home, exc), by=by)
+    return None
+
+
 # --- one tick: what every guard sensor and `exo run` call ------------------------------------------
 
 def tick(home: Home, *, guards: Sequence[str] | None = None, now: datetime | None = None,
@@ -181,6 +202,9 @@ def tick(home: Home, *, guards: Sequence[str] | None = None, now: datetime | Non
     from mech_exo.pipeline import read_failed_checks
     from mech_exo.reporting.snapshot import connect
 
+    failed_config = fail_closed_on_config(home, by)  # no guard can judge without its thresholds
+    if failed_config is not None:
+        return failed_config
     own = con is None
     con = connect(home) if own else con
     try:

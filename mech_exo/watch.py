@@ -94,6 +94,12 @@ class Watcher:
             return res
 
         now = self.now()
+        from mech_exo.guard_runner import fail_closed_on_config
+
+        config_halt = fail_closed_on_config(home, self.by)
+        if config_halt is not None:  # halted + CRITICAL; the next tick tries again once it reads
+            res.guards, res.failed_step, res.error = config_halt, "config", config_halt[0]["message"]
+            return res
         try:
             ing = ingest(home, now=now)
         except InputError as exc:

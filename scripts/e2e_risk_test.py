@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mech_exo.cli.home_cmds import _after_close
     from mech_exo.killswitch import read_state
-    from mech_exo.pipeline import run_pipeline
+    from mech_exo.flows.run import run_pipeline
     from mech_exo.reporting.query import RiskQueryEngine
     from mech_exo.reporting.snapshot import one, snapshot
 

@@ -428,7 +428,7 @@ def test_exo_run_stands_aside_while_the_intraday_watcher_owns_the_warehouse(tmp_
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
     from mech_exo.instance import open_instance
-    from mech_exo.pipeline import run_pipeline
+    from mech_exo.flows.run import run_pipeline
 
     home = tiny_home(tmp_path)
     with open_instance(home) as instance:
@@ -447,7 +447,7 @@ def test_exo_flows_stop_ends_the_watcher_and_frees_the_warehouse(tmp_path):
 
     from mech_exo.cli.main import cli
     from mech_exo.instance import open_instance
-    from mech_exo.pipeline import watcher_run_id
+    from mech_exo.flows.run import watcher_run_id
     from mech_exo.watch import stop_file
 
     home = tiny_home(tmp_path)

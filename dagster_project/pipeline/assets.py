@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from assets.ingest import POOL
+from dagster_project.pipeline.pool import POOL, tag_holder
 from dagster_project.resources import ExoHomeResource
 from mech_exo.config import dbt_vars, load_risk_config
 from mech_exo.home import REPO_ROOT
@@ -88,6 +88,7 @@ def needs_full_refresh(exo: ExoHomeResource, config: DbtBuildConfig) -> bool:
 def exo_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, exo: ExoHomeResource,
                    config: DbtBuildConfig):
     """`dbt build` (models, data tests as asset checks, unit tests) into data/warehouse/build.duckdb."""
+    tag_holder(context)
     home = exo.home
     risk = load_risk_config(home.risk_yml)
     args = ["build", "--vars", json.dumps(dbt_vars(risk))]
@@ -124,6 +125,7 @@ def analytics_snapshot(context: dg.AssetExecutionContext, exo: ExoHomeResource) 
 
     from mech_exo.pipeline import record_checks
 
+    tag_holder(context)
     home = exo.home
     path = publish(home)
     # what is known about this snapshot's data right now: its dbt test failures (the GE suites

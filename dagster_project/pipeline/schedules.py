@@ -6,7 +6,7 @@ import json
 import dagster as dg
 
 from dagster_project.resources import default_home
-from mech_exo.config import load_risk_config
+from mech_exo.config import session_or_default
 
 
 def make_input_watch(job) -> dg.SensorDefinition:
@@ -36,10 +36,10 @@ def _watcher_not_running(context) -> bool:
 
 
 def make_intraday_refresh(job, home) -> dg.ScheduleDefinition:
-    risk = load_risk_config(home.risk_yml)
+    session = session_or_default(home.risk_yml)  # a broken risk.yml must not stop the sensors loading
     return dg.ScheduleDefinition(
         name="intraday_refresh", job=job, cron_schedule="*/5 9-16 * * 1-5",
-        execution_timezone=risk["session"]["timezone"], default_status=dg.DefaultScheduleStatus.RUNNING,
+        execution_timezone=session["timezone"], default_status=dg.DefaultScheduleStatus.RUNNING,
         should_execute=_watcher_not_running,
         description="Every 5 minutes on weekdays 09:00–16:55 exchange time: rebuild even when no file "
                     "changed, so freshness and the guards keep judging (unless the intraday watcher runs).",

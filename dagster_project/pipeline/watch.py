@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from assets.ingest import LANDING_TABLES, POOL
+from assets.ingest import LANDING_TABLES
 from dagster_project.pipeline.assets import GUARDS_KEY, SNAPSHOT_KEY
+from dagster_project.pipeline.pool import POOL, tag_holder
 from dagster_project.resources import ExoHomeResource
-from mech_exo.config import load_risk_config
+from mech_exo.config import session_or_default
 
 JOB_NAME = "intraday_watch"
 
@@ -45,9 +46,10 @@ def watcher_running(instance: dg.DagsterInstance) -> bool:
 def intraday_watch_op(context: dg.OpExecutionContext, config: WatchConfig, exo: ExoHomeResource) -> int:
     from mech_exo.watch import Watcher
 
+    tag_holder(context)
     home = exo.home
     started = datetime.now(timezone.utc)
-    deadline = session_deadline(load_risk_config(home.risk_yml), started, config.minutes_after_close)
+    deadline = session_deadline({"session": session_or_default(home.risk_yml)}, started, config.minutes_after_close)
     if config.max_seconds > 0:
         deadline = min(deadline, started + timedelta(seconds=config.max_seconds)) if deadline > started \
             else started + timedelta(seconds=config.max_seconds)
@@ -80,12 +82,12 @@ def intraday_watch():
 
 
 def make_intraday_watch_schedule(home) -> dg.ScheduleDefinition:
-    risk = load_risk_config(home.risk_yml)
-    oh, om = (int(x) for x in risk["session"]["open"].split(":"))
+    session = session_or_default(home.risk_yml)  # a broken risk.yml must not stop the sensors loading
+    oh, om = (int(x) for x in session["open"].split(":"))
     start = (datetime(2000, 1, 1, oh, om) - timedelta(minutes=5)).time()
     return dg.ScheduleDefinition(
         name="intraday_watch_session", job=intraday_watch,
-        cron_schedule=f"{start.minute} {start.hour} * * 1-5", execution_timezone=risk["session"]["timezone"],
+        cron_schedule=f"{start.minute} {start.hour} * * 1-5", execution_timezone=session["timezone"],
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Five minutes before the open on weekdays: start the intraday watcher for the session.",
     )

@@ -248,7 +248,7 @@ SOURCES = {"fills": "fills", "prices": "marks", "ohlc": "marks"}
 
 def _run(home: Home, full_refresh: bool, quiet: bool):
     from mech_exo.cli.kill import cli_user
-    from mech_exo.pipeline import run_pipeline
+    from mech_exo.flows.run import run_pipeline
 
     if not home.risk_yml.exists():
         raise ExoError(f"{home.root} is not a home (no config/risk.yml) — run `exo init` first")

@@ -287,7 +287,7 @@ def monitor_view(p: dict):
 def stop_cmd(home: Home, name: str, wait_s: float, as_json: bool) -> None:
     """Stop the intraday watcher: it finishes its current tick and its run ends (then `exo run`,
     `exo data repair` and the per-batch runs can use the warehouse again)."""
-    from mech_exo.pipeline import watcher_run_id
+    from mech_exo.flows.run import watcher_run_id
     from mech_exo.watch import stop_file
 
     if name.replace("-", "_") != "intraday_watch":

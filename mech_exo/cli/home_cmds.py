@@ -92,7 +92,7 @@ def print_report(report, c) -> None:
 @pass_home
 def run_cmd(home: Home, full_refresh: bool, no_guards: bool, now: str | None, as_json: bool) -> None:
     """Run the data pipeline once, in-process: ingest → dbt build → checks → guards."""
-    from mech_exo.pipeline import run_pipeline
+    from mech_exo.flows.run import run_pipeline
 
     c = console()
     if not home.risk_yml.exists():
@@ -144,7 +144,7 @@ def demo_cmd(home: Home, seed: int, end_date: str, force: bool, as_json: bool) -
     import shutil
 
     from mech_exo.demo_data import write_demo_inputs
-    from mech_exo.pipeline import run_pipeline
+    from mech_exo.flows.run import run_pipeline
 
     c = console()
     if home.trading_db.exists() and not force:

@@ -2,7 +2,10 @@
 `exo kill status` never pays for dbt, Great Expectations or Dagster imports."""
 from __future__ import annotations
 
+import errno
 import importlib
+import signal
+import sys
 
 import click
 
@@ -59,8 +62,40 @@ def cli(ctx: click.Context, home: str | None) -> None:
     ctx.obj["home"] = Home.resolve(home)
 
 
+# errors of the machine, not of the code: one line naming the file, no traceback
+_MACHINE_ERRNOS = {errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+                   errno.EPERM: "operation not permitted", errno.ENOSPC: "the disk is full",
+                   errno.EDQUOT: "the disk quota is exceeded"}
+
+
+def _on_sigterm(signum, frame) -> None:
+    # SIGTERM ends every exo process like Ctrl-C does (finally-blocks run, locks and slots are freed)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
-    cli(prog_name="exo")
+    from mech_exo.config import ConfigError
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        cli(prog_name="exo")
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        click.echo("  fix the file (it is read again on the next command); until then the guards keep "
+                   "trading halted", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        why = _MACHINE_ERRNOS.get(exc.errno or -1)
+        if why is None:
+            raise
+        where = exc.filename or "the home"
+        click.echo(f"error: cannot write {where}: {why} ({errno.errorcode.get(exc.errno, exc.errno)})", err=True)
+        click.echo("  `exo` needs its home writable (EXO_HOME / --home); read-only commands work on a copy or "
+                   "on data/analytics.duckdb with any SQL client", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

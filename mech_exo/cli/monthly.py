@@ -292,7 +292,7 @@ def recalculate_cmd(home: Home, force: bool, as_json: bool) -> None:
     with --force, first rebuild everything from the inputs (the run-book's repair step)."""
     rebuilt = None
     if force:
-        from mech_exo.pipeline import run_pipeline
+        from mech_exo.flows.run import run_pipeline
 
         c = console()
         report = run_pipeline(home, full_refresh=True, by="cli:monthly-recalculate",

@@ -1,0 +1,106 @@
+"""Publish: the finished build becomes ``data/analytics.duckdb``, the snapshot every reader opens.
+
+The snapshot is self-contained: dbt's staging *views* read landing Parquet and event files by the
+build home's absolute paths, so publishing turns every view into a table in the copy. A moved or
+restored home then reads its own data, and a copied one never reads another home's files.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mech_exo.home import Home
+from mech_exo.warehouse import PipelineError
+
+
+def publish(home: Home) -> Path:
+    """Copy the finished build to ``data/analytics.duckdb`` atomically.
+
+    A reader that has the old snapshot open keeps reading it (rename does not disturb an open
+    file); the next reader gets the new one. The build is checkpointed first so the copy holds
+    everything (no WAL is copied).
+    """
+    import duckdb
+
+    src = home.build_db
+    if not src.exists():
+        raise PipelineError(f"publish: {src} does not exist — the build has not run")
+    con = duckdb.connect(str(src))
+    try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    tmp = home.analytics_db.with_name(home.analytics_db.name + ".tmp")
+    shutil.copyfile(src, tmp)
+    materialize_views(tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, home.analytics_db)
+    return home.analytics_db
+
+
+def headline(con) -> dict[str, Any]:
+    """Latest session's NAV, day and MTD return, VaR utilisation — what `exo run` ends with."""
+    def one(sql: str) -> dict[str, Any] | None:
+        cur = con.execute(sql)
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row))
+
+    daily = one("select session_date, nav, pnl, daily_return from nav_daily order by session_date desc limit 1")
+    if daily is None:
+        return {"session_date": None}
+    intraday = one("select ts, nav, day_pnl, day_return from nav_intraday order by ts desc limit 1")
+    worst = one("""select min(day_return) as worst_day_return from nav_intraday
+                   where session_date = (select max(session_date) from nav_intraday)""")
+    mtd = one("select mtd_return, mtd_drawdown, history_days, guard_armed from mtd_drawdown order by session_date desc limit 1")
+    var = one("""select var95_usd, var99_usd, utilization95, utilization99, level
+                 from var_daily order by session_date desc limit 1""")
+    return {
+        "session_date": daily["session_date"],
+        "nav": daily["nav"],
+        "day_pnl": daily["pnl"],
+        "day_return": daily["daily_return"],
+        "latest_ts": intraday["ts"] if intraday else None,
+        "latest_nav": intraday["nav"] if intraday else None,
+        "latest_day_return": intraday["day_return"] if intraday else None,
+        "worst_day_return": worst["worst_day_return"] if worst else None,
+        **(mtd or {}),
+        **(var or {}),
+    }
+
+
+def materialize_views(path: Path) -> list[str]:
+    """Replace every view in the DuckDB file ``path`` by a table of its rows, in one transaction.
+    Views read files by absolute path (dbt staging over landing Parquet and event logs); the
+    snapshot must not. Returns the names it materialised."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        views = con.execute("select schema_name, view_name from duckdb_views() where not internal "
+                            "and not temporary order by view_name").fetchall()
+        con.execute("begin")
+        for schema, name in views:
+            con.execute(f'create table "{schema}"."__published_{name}" as select * from "{schema}"."{name}"')
+        pending = list(views)
+        while pending:  # a view another view reads is dropped after its reader
+            left = []
+            for schema, name in pending:
+                try:
+                    con.execute(f'drop view "{schema}"."{name}"')
+                except duckdb.DependencyException:
+                    left.append((schema, name))
+            if len(left) == len(pending):
+                raise PipelineError(f"publish: cannot drop views {left} in {path}")
+            pending = left
+        for schema, name in views:
+            con.execute(f'alter table "{schema}"."__published_{name}" rename to "{name}"')
+        con.execute("commit")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    return [name for _, name in views]
