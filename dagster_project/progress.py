@@ -20,3 +20,14 @@ def exo_progress(init_context) -> logging.Logger:
     lg = logging.Logger("exo_progress", level=logging.DEBUG)
     lg.addHandler(_StepHandler())
     return lg
+
+
+@dg.logger(config_schema={"path": str, "log_level": dg.Field(str, default_value="INFO", is_required=False)},
+           description="Dagster's own log lines (and stack traces) into a file: `exo run` keeps the terminal to "
+                       "its one-line reasons and writes the rest to data/warehouse/last_run.log.")
+def exo_file_log(init_context) -> logging.Logger:
+    lg = logging.Logger("exo_file_log", level=getattr(logging, init_context.logger_config["log_level"].upper()))
+    handler = logging.FileHandler(init_context.logger_config["path"], encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    lg.addHandler(handler)
+    return lg

@@ -14,10 +14,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mech_exo.home import REPO_ROOT, Home
+from mech_exo.home import Home
+from mech_exo.events import utc_now
 from mech_exo.processes import alive
 
 

@@ -91,17 +91,20 @@ def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refre
         instance.dispose()
         raise
     job = build_definitions(home, now=now, actor=by).resolve_job_def("data_pipeline")
-    loggers: dict[str, Any] = {"console": {"config": {"log_level": "ERROR"}}}
+    # Dagster's log lines and stack traces go to the run log, not the terminal: the on-call reads the
+    # one-line reason `exo run` prints (failure_message), the log holds the rest; dagster-dbt echoes
+    # every dbt event to stdout, redirected there too
+    log_path = home.warehouse_dir / "last_run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text("")
+    loggers: dict[str, Any] = {"exo_file_log": {"config": {"path": str(log_path)}}}
     if show_steps:
         loggers["exo_progress"] = {}
     run_config: dict[str, Any] = {"loggers": loggers}
     if full_refresh:
         run_config["ops"] = {"exo_dbt_models": {"config": {"full_refresh": True}}}
-    # dagster-dbt echoes every dbt event to stdout; keep the terminal readable and the log on disk
-    log_path = home.warehouse_dir / "last_run.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with exo_home_env(home), open(log_path, "w") as log, contextlib.redirect_stdout(log):
+        with exo_home_env(home), open(log_path, "a") as log, contextlib.redirect_stdout(log):
             selection = None
             if not guards:  # everything but the guard step
                 from assets.ingest import landing
