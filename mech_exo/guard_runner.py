@@ -199,7 +199,7 @@ def tick(home: Home, *, guards: Sequence[str] | None = None, now: datetime | Non
     suspect data still happens but its alert says DATA SUSPECT. ``con`` defaults to a read-only
     connection on ``data/analytics.duckdb``.
     """
-    from mech_exo.pipeline import read_failed_checks
+    from mech_exo.pipeline_state import read_failed_checks
     from mech_exo.reporting.snapshot import connect
 
     failed_config = fail_closed_on_config(home, by)  # no guard can judge without its thresholds
