@@ -9,7 +9,7 @@ SQLMESH_VENV := .venv-sqlmesh
 DEMO_HOME ?= demo_home
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test dbt-parse sqlmesh-env browser lock clean bench
+.PHONY: setup demo test test-fast lint dbt-parse sqlmesh-env browser lock clean bench
 
 $(VENV)/.installed: requirements/main.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -45,6 +45,15 @@ browser:
 
 test: setup sqlmesh-env browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the unit layer: no dbt, no Dagster runs, no browser — seconds
+test-fast: setup
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# the import contract (.importlinter) and ruff; both also run inside `make test` (tests/unit/test_architecture.py)
+lint: setup
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
 
 bench: setup
 	$(BIN)/python scripts/bench_pipeline.py
