@@ -264,7 +264,8 @@ def _report(rec: dict, as_json: bool) -> None:
     if rec.get("note"):
         c.print(f"[yellow]note[/]: {rec['note']}")
     if not rec["changed"]:
-        c.print(f"Trading already [{style}]{word}[/] (manual) — nothing written")
+        c.print(f"Trading already [{style}]{word}[/] (manual) — "
+                + ("no new change" if rec.get("folded") else "nothing written"))
     elif rec["dry_run"]:
         c.print(f"[cyan]dry-run[/]: would set trading [{style}]{word}[/] (reason: {rec['reason']}, by {rec['by']}) "
                 f"— nothing written")

@@ -29,6 +29,7 @@ Why the care:
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import sys
@@ -60,6 +61,19 @@ _HEADER = ("# Kill-switch state: the source of truth the trading engine reads "
 
 class KillSwitchError(Exception):
     """A kill-switch change was refused or could not be made; the message says why and where."""
+
+
+class KillSwitchIOError(OSError):
+    """The kill-switch could not be written and nothing changed (lock, enable or every halt path
+    failed). An ``OSError`` (errno of the cause kept) so callers that fall back on I/O failures — the
+    drill's emergency restore — still do; ``str()`` is the whole explanation, naming the files."""
+
+    def __init__(self, message: str, cause: OSError | None = None):
+        super().__init__(getattr(cause, "errno", None) or errno.EIO, message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ApprovalRequired(KillSwitchError):
@@ -374,9 +388,29 @@ def set_trading(home: Home, *, enabled: bool, reason: str, trigger: str, by: str
     if dry_run:
         return _change(home, path, enabled, reason, trigger, by, approved_by, True, False,
                        guard, period, level_pct)
-    with _locked(path):
+    with _lock_or_explain(path, enabled):
         return _change(home, path, enabled, reason, trigger, by, approved_by, False, log_event,
                        guard, period, level_pct)
+
+
+@contextmanager
+def _lock_or_explain(path: Path, enabled: bool) -> Iterator[None]:
+    """The write lock; when it cannot be taken, say plainly that nothing changed (and what that means)."""
+    lock = path.with_name(path.name + ".lock")
+    try:
+        cm = exclusive_lock(lock)
+        cm.__enter__()
+    except OSError as exc:
+        what = ("trading NOT enabled" if enabled else
+                "HALT FAILED — trading may still be ENABLED (nothing was written)")
+        raise KillSwitchIOError(f"{what}: cannot take the kill-switch lock {lock} ({_why(exc)})", exc) from None
+    try:
+        yield
+    except BaseException:
+        if not cm.__exit__(*sys.exc_info()):
+            raise
+    else:
+        cm.__exit__(None, None, None)
 
 
 def consolidate(home: Home, path: Path | None = None, log_event: bool = True) -> dict:
@@ -469,8 +503,8 @@ def _fold(home: Home, path: Path, state: KillSwitchState, log_event: bool) -> di
     try:
         _atomic_write(path, _render(data))
     except OSError as exc:
-        raise KillSwitchError(f"{path}: the pending halt in {state.halt_path} could not be folded in "
-                              f"({_why(exc)}); trading stays DISABLED by the halt file") from None
+        raise KillSwitchIOError(f"{path}: the pending halt in {state.halt_path} could not be folded in "
+                                f"({_why(exc)}); trading stays DISABLED by the halt file", exc) from None
     out = _after_yml_written(home, path, state, [], log_event, changed=False)
     return {"folded": len(state.pending_halts), **out}
 
@@ -485,7 +519,7 @@ def _change(home, path, enabled, reason, trigger, by, approved_by, dry_run, log_
             return {**record, **base, "changed": False}
         try:  # same state, but it lives in the halt file: fold it into the yml now that we may have space
             folded = _fold(home, path, state, log_event)
-        except KillSwitchError as exc:
+        except KillSwitchIOError as exc:
             return {**record, **base, "changed": False, "folded": 0, "warnings": [str(exc)]}
         return {**record, **base, "changed": False, "via": "atomic", "folded": folded["folded"],
                 "warnings": folded["warnings"], "audit": folded["audit"]}
@@ -512,9 +546,9 @@ def _change(home, path, enabled, reason, trigger, by, approved_by, dry_run, log_
         _atomic_write(path, _render(new_state))
     except OSError as exc:
         if enabled:
-            raise KillSwitchError(f"trading NOT enabled: {path} could not be written ({_why(exc)}); "
-                                  f"re-enabling never uses the halt-file fallback — free space/fix the "
-                                  f"filesystem and run it again") from None
+            raise KillSwitchIOError(f"trading NOT enabled: {path} could not be written ({_why(exc)}); "
+                                    f"re-enabling never uses the halt-file fallback — free space/fix the "
+                                    f"filesystem and run it again", exc) from None
         return _halt_fallback(home, path, state, record, entry, new_state, exc, ensured, log_event)
     after = _after_yml_written(home, path, state, [record], log_event, changed=True)
     if ensured["error"]:
@@ -549,10 +583,10 @@ def _halt_fallback(home, path, state, record, entry, new_state, exc, ensured, lo
         try:
             note = _rewrite_in_place(path, new_state, state)
         except OSError as yexc:
-            raise KillSwitchError(
+            raise KillSwitchIOError(
                 f"HALT FAILED — trading may still be ENABLED: {path} could not be written ({write_error}), "
                 f"the halt file could not be used ({halt_error}) and the in-place rewrite failed "
-                f"({_why(yexc)}). Free space on {path.parent} and run `exo kill off` again.") from None
+                f"({_why(yexc)}). Free space on {path.parent} and run `exo kill off` again.", exc) from None
         via, kept = "in_place", None
         warnings = [f"HALT LANDED BY REWRITING {path} IN PLACE: the normal write failed ({write_error}) and "
                     f"the halt file could not be used ({halt_error}); trading is DISABLED."
@@ -573,16 +607,27 @@ def _halt_fallback(home, path, state, record, entry, new_state, exc, ensured, lo
             "write_error": write_error, "audit": audit_info, "warnings": warnings}
 
 
+def _compact(state: dict) -> bytes:
+    """The state as one JSON line (valid YAML, read by ``read_state`` like any yml), null keys dropped."""
+    hist = [{k: v for k, v in e.items() if v is not None} for e in state["history"]]
+    return (json.dumps({**state, "history": hist}, ensure_ascii=False, separators=(",", ":"), default=str)
+            + "\n").encode("utf-8")
+
+
 def _rewrite_in_place(path: Path, new_state: dict, state: KillSwitchState) -> str | None:
     """Overwrite ``path`` in place within its current size (its blocks are already allocated).
 
     If the full history does not fit, keep only the entries since trading was last enabled (what the
     re-enable policy needs); older ones are in ``killswitch.jsonl``. Raises OSError when nothing fits.
     """
-    size = os.stat(path).st_size
+    st = os.stat(path)
+    size = st.st_size
+    budget = max(size, st.st_blocks * 512)  # the rest of the last block is allocated too
     note = None
     text = _render(new_state).encode("utf-8")
-    if len(text) > size:
+    if len(text) > budget:  # JSON is YAML: the same state without the header and block layout
+        text = _compact(new_state)
+    if len(text) > budget:
         hist = new_state["history"]
         since = len(hist)
         while since > 0 and not (hist[since - 1].get("action") == "enable" or hist[since - 1].get("trading_enabled") is True):
@@ -591,9 +636,9 @@ def _rewrite_in_place(path: Path, new_state: dict, state: KillSwitchState) -> st
         note = (f"{len(hist) - len(keep)} older history entries were left out of the file to fit "
                 f"(they are in the audit log)")
         keep[-1] = {**keep[-1], "note": note}
-        text = _render({**new_state, "history": keep}).encode("utf-8")
-    if len(text) > size:
-        raise OSError(errno.ENOSPC, f"the halted state needs {len(text)} bytes, {path} holds {size}")
+        text = _compact({**new_state, "history": keep})
+    if len(text) > budget:
+        raise OSError(errno.ENOSPC, f"the halted state needs {len(text)} bytes, {path} has {budget} allocated")
     data = text + b" " * max(0, size - len(text) - 1) + (b"\n" if size > len(text) else b"")
     fd = os.open(path, os.O_WRONLY)
     try:
