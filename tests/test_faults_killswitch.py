@@ -398,3 +398,19 @@ def test_status_names_a_drill_halt_without_a_drill(tmp_path):
     p = json.loads(exo(h, "kill", "status", "--json").stdout)
     assert p["drill"]["status"] == "not_running" and "Rollback drill cleanup" in p["drill"]["recover"]
     assert "D20261120-1" in p["drill"]["detail"]
+
+
+def test_the_guard_runner_halts_on_a_full_disk(fs_home, small_fs, tmp_path):
+    """The real guard path (evaluate → apply_decisions → set_trading) on a really full home: a −1 %
+    day still halts; the database lives elsewhere, as a published snapshot would not be on the full disk."""
+    from test_guard_runner import make_db, run
+
+    ks.ensure_halt_file(fs_home)
+    db = make_db(tmp_path / "a.duckdb", day_returns=(-0.01,))
+    fill(small_fs)
+    _, results = run(fs_home, db)
+    halted = [r for r in results if r.get("halted")]
+    assert halted and halted[0]["killswitch"]["via"] == "halt_file"
+    assert ks.is_trading_enabled(fs_home) is False
+    st = ks.read_state(fs_home)
+    assert st.trigger == "daily_stop" and st.halt_status == "halt" and st.updated_by == "sensor:test"
