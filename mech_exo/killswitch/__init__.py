@@ -417,8 +417,8 @@ def consolidate(home: Home, path: Path | None = None, log_event: bool = True) ->
     """Fold pending halt-file records into the yml and flush the audit backlog, changing nothing.
 
     For after the disk was freed (the next kill-switch write does the same on its own).
-    ``{"folded": n, "halt_status", "audit": {...}, "warnings": [...]}``; raises KillSwitchError when the
-    yml still cannot be written.
+    ``{"folded": n, "halt_status", "audit": {...}, "warnings": [...]}``; raises KillSwitchIOError when the
+    yml still cannot be written (trading then stays DISABLED by the halt file).
     """
     path = Path(path) if path is not None else home.killswitch_yml
     with _locked(path):
@@ -427,8 +427,10 @@ def consolidate(home: Home, path: Path | None = None, log_event: bool = True) ->
         if state.halt_status == "halt" and state.readable:
             out.update(_fold(home, path, state, log_event))
         elif log_event:
-            out["audit"] = audit.log(home.event_log("killswitch"), path, [])
-            out["warnings"] += _audit_warnings(out["audit"], path, changed=False)
+            out["audit"] = a = audit.log(home.event_log("killswitch"), path, [])
+            if not a["logged"]:
+                out["warnings"].append(f"the audit backlog {audit.backlog_path(path)} could not be flushed into "
+                                       f"{a['file']} ({a['error']}); it is kept and retried on the next write")
         return out
 
 

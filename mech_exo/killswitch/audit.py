@@ -153,6 +153,10 @@ def log(log_path: Path, yml: Path, records: list[dict[str, Any]]) -> dict:
     fl = flush(log_path, yml)
     info: dict[str, Any] = {"logged": False, "file": str(log_path), "error": None, "kept_in": None,
                             "flushed": fl["flushed"]}
+    if not records:  # a flush only
+        info["logged"] = fl["pending"] == 0
+        info["error"] = fl["error"]
+        return info
     if fl["pending"] == 0:
         try:
             append_lines(log_path, text)
