@@ -270,3 +270,35 @@ def test_concurrent_writers_lose_no_history(home):
     # every change that was written (changed=True) is both in the file history and the event log
     assert len(st.history) == len(events)
     assert [h["reason"] for h in st.history] == [e["reason"] for e in events]
+
+
+# --- halt file and audit backlog (the real faults are in test_faults_killswitch.py) ---------------
+
+def test_halt_file_keeps_every_trigger_when_records_do_not_fit(home):
+    from mech_exo.killswitch import halt
+
+    hp = home.config_dir / "killswitch.halt"
+    assert halt.ensure(hp) is True and halt.ensure(hp) is False and hp.stat().st_size == halt.HALT_SIZE
+    halts = [{"id": f"h{i}", "at": f"2026-11-20T10:{i:02d}:00Z", "reason": "x" * 3000,
+              "trigger": ks.TRIGGERS[i % 4], "by": "sensor"} for i in range(12)]
+    kept, note = halt.write_halt(hp, halts)
+    assert hp.stat().st_size == halt.HALT_SIZE and note
+    back = halt.read(hp)
+    assert back.status == "halt" and {h["trigger"] for h in back.halts} == set(ks.TRIGGERS[:4])
+    assert back.halts[-1]["id"] == "h11"                         # the newest halt is always kept
+    st = ks.read_state(home)
+    assert st.trading_enabled is False and st.trigger == ks.TRIGGERS[11 % 4]
+    assert set(ks.outstanding_triggers(st)) == set(ks.TRIGGERS[:4])
+
+
+def test_backlog_flush_never_duplicates_a_line(home):
+    from mech_exo.killswitch import audit
+
+    log = home.event_log("killswitch")
+    rec = {"at": "2026-11-20T10:00:00Z", "action": "disable", "reason": "r", "by": "x"}
+    backlog = audit.backlog_path(home.killswitch_yml)
+    backlog.write_text(audit.line_of(rec))
+    log.write_text(audit.line_of(rec))                            # a flush that died before the unlink
+    res = audit.flush(log, home.killswitch_yml)
+    assert res == {"flushed": 0, "pending": 0, "error": None, "backlog": str(backlog)}
+    assert log.read_text().count('"reason": "r"') == 1 and not backlog.exists()

@@ -39,15 +39,48 @@ def kill() -> None:
 
 # --- status ----------------------------------------------------------------------------------------
 
+def drill_note(home: Home, s) -> dict | None:
+    """When the switch is DISABLED by a drill: is that drill still running, dead, or gone — and what to run."""
+    if (s.readable and s.trading_enabled) or s.trigger != "drill":
+        return None
+    from mech_exo.drill import lock_state
+
+    drill_id = s.updated_by.split(":", 1)[1] if str(s.updated_by).startswith("drill:") else None
+    lk = lock_state(home)
+    lock = lk["lock"] or {}
+    if lk["exists"] and not lk["stale"]:
+        return {"status": "running", "drill_id": lock.get("drill_id") or drill_id, "pid": lock.get("pid"),
+                "why": lk["why"], "recover": None,
+                "detail": f"{lk['why']}: it restores the pre-drill state when its wait ends"}
+    if lk["exists"]:
+        backup = lock.get("backup_path")
+        return {"status": "dead", "drill_id": lock.get("drill_id") or drill_id, "pid": lock.get("pid"),
+                "why": lk["why"], "backup_path": backup, "recover": "exo drill status",
+                "detail": (f"DISABLED by drill {lock.get('drill_id') or drill_id}, whose process (pid "
+                           f"{lock.get('pid')}) is no longer running: {lk['why']}. Recover with `exo drill status` "
+                           f"(restores the pre-drill state from {backup or 'its backup'} if the switch is still "
+                           f"the drill's halt, records the drill ABORTED), then check `exo kill status`")}
+    return {"status": "not_running", "drill_id": drill_id, "pid": None, "why": f"no drill holds {home.drill_lock}",
+            "recover": 'exo kill on --reason "Rollback drill cleanup"',
+            "detail": (f"DISABLED by drill {drill_id or s.updated_by}, which is not running (no {home.drill_lock}; "
+                       f"its restore did not happen or failed). Check `exo kill history --days 1` and the drill "
+                       f"report (`exo drill status`), then `exo kill on --reason \"Rollback drill cleanup\"`")}
+
+
 def status_payload(home: Home) -> dict[str, Any]:
-    from mech_exo.killswitch import read_state
+    from mech_exo.killswitch import audit, read_state
 
     s = read_state(home)
     enabled = bool(s.readable and s.trading_enabled)
+    backlog = audit.backlog_path(s.path)
+    pending_audit = len(audit.read_log(backlog).records) if backlog.exists() else 0
+    halt = {"path": str(s.halt_path), "status": s.halt_status, "pending_halts": len(s.pending_halts)}
     return {"trading_enabled": enabled, "state": "ENABLED" if enabled else "DISABLED",
             "readable": s.readable, "fail_closed": not s.readable, "reason": s.reason,
             "trigger": s.trigger, "updated_at": s.updated_at, "updated_by": s.updated_by,
-            "path": str(s.path), "error": s.error, "history_entries": len(s.history)}
+            "path": str(s.path), "error": s.error, "history_entries": len(s.history),
+            "halt_file": halt, "audit_backlog": {"path": str(backlog), "entries": pending_audit},
+            "drill": drill_note(home, s)}
 
 
 @kill.command("status")
@@ -57,7 +90,9 @@ def status_cmd(home: Home, as_json: bool) -> None:
     """Is trading enabled? State, reason, trigger, when and by whom.
 
     Exit 0 when the file is readable (enabled or disabled); exit 2 when it is missing or corrupt —
-    trading is then treated as DISABLED (fail closed) and the file is named.
+    trading is then treated as DISABLED (fail closed) and the file is named. A halt that landed in the
+    halt file (full disk), audit records waiting in the backlog and a drill that died holding the
+    switch are said, with what to run.
     """
     p = status_payload(home)
     if as_json:
@@ -66,16 +101,28 @@ def status_cmd(home: Home, as_json: bool) -> None:
         c = console()
         if not p["readable"]:
             c.print(f"[bold red]Trading DISABLED (fail closed)[/]: the kill-switch file {p['path']} is unreadable")
-            c.print(f"  error: {p['error']}")
+            c.print(f"  error: {p['error']}", markup=False)
             c.print("  the trading engine treats this as disabled; fix or rewrite it with `exo kill off/on`")
         else:
             style = "bold green" if p["trading_enabled"] else "bold red"
             c.print(f"Trading [{style}]{p['state']}[/]")
-            c.print(f"  reason     {p['reason']}")
-            c.print(f"  trigger    {p['trigger']}")
-            c.print(f"  updated_at {p['updated_at']}")
-            c.print(f"  updated_by {p['updated_by']}")
-            c.print(f"  file       {p['path']}")
+            for k in ("reason", "trigger", "updated_at", "updated_by"):
+                c.print(f"  {k:<10} {p[k]}", markup=False)
+            c.print(f"  file       {p['path']}", markup=False)
+        h = p["halt_file"]
+        if h["status"] == "halt":
+            c.print(f"[bold red]  halt file  {h['path']} says HALT[/] ({h['pending_halts']} record(s) not yet in "
+                    f"{p['path']}): the normal write failed (full disk?). Free space, then `exo kill off --reason ...` "
+                    f"folds it in; `exo kill on` re-enables (approval rules apply)")
+        if p["audit_backlog"]["entries"]:
+            c.print(f"[yellow]  audit      {p['audit_backlog']['entries']} record(s) wait in "
+                    f"{p['audit_backlog']['path']}[/]: {home.event_log('killswitch')} could not be appended; they are "
+                    f"flushed into it on the next kill-switch write")
+        d = p["drill"]
+        if d:
+            style = "yellow" if d["status"] == "running" else "bold red"
+            c.print(f"[{style}]  drill      [/]", end="")
+            c.print(d["detail"], markup=False)
     if not p["readable"]:
         sys.exit(EXIT_UNREADABLE)
 
@@ -86,42 +133,60 @@ def _at(e: dict) -> datetime | None:
     """An entry's time (UTC); None when missing or unparsable — such entries are always shown."""
     try:
         dt = datetime.fromisoformat(str(e.get("at")).replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, TypeError):
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def _key(e: dict) -> tuple:
-    return (str(e.get("at")), e.get("action"), e.get("reason"), e.get("by"))
+    return tuple(str(e.get(k)) for k in ("at", "action", "reason", "by"))
+
+
+def history_report(home: Home, days: float, include_dry_runs: bool = False) -> dict:
+    """Changes of the last ``days`` days from the yml history, the event log, its backlog and the
+    halt file, merged, oldest first, plus what could not be read (``skipped``: file, line, why).
+
+    The sources should agree; an entry found in only one of them is still shown, with its ``source``,
+    so a gap in the audit trail is visible instead of hidden. Never raises on a bad log.
+    """
+    from mech_exo.events import utc_now
+    from mech_exo.killswitch import audit, read_state
+
+    cutoff = utc_now() - timedelta(days=days)
+    state = read_state(home)  # a corrupt file still yields whatever history survives
+    pending = {h["id"] for h in state.pending_halts}
+    merged: dict[tuple, dict] = {}
+    for e in state.history:
+        src = "halt-file" if e.get("halt_id") in pending else "yml"
+        merged[_key(e)] = {**e, "dry_run": False, "source": src}
+    skipped: list[dict] = []
+    problems: list[str] = []
+    log_path = home.event_log("killswitch")
+    for path, source in ((log_path, "log"), (audit.backlog_path(state.path), "backlog")):
+        got = audit.read_log(path)
+        if got.problem:
+            problems.append(got.problem)
+        if got.missing and source == "log":
+            problems.append(f"{path}: missing (no kill-switch event was ever logged there)")
+        skipped += got.skipped
+        for r in got.records:
+            r = {k: v for k, v in r.items() if k != "_line"}
+            if r.get("dry_run") and not include_dry_runs:
+                continue
+            k = _key(r)
+            if k in merged and not r.get("dry_run"):
+                have = merged[k]["source"]
+                if source not in have.split("+"):
+                    merged[k]["source"] = f"{have}+{source}"
+            else:
+                merged[k + (bool(r.get("dry_run")), source)] = {**r, "source": source}
+    out = [e for e in merged.values() if _at(e) is None or _at(e) >= cutoff]
+    entries = sorted(out, key=lambda e: str(e.get("at") or ""))
+    return {"days": days, "entries": entries, "skipped": skipped, "problems": problems}
 
 
 def history_payload(home: Home, days: float, include_dry_runs: bool = False) -> list[dict]:
-    """Changes of the last ``days`` days from the yml history *and* the event log, merged, oldest first.
-
-    The two should agree; an entry found in only one of them is still shown, with its ``source``,
-    so a gap in the audit trail is visible instead of hidden.
-    """
-    from mech_exo.events import read_events, utc_now
-    from mech_exo.killswitch import read_state
-
-    cutoff = utc_now() - timedelta(days=days)
-    merged: dict[tuple, dict] = {}
-    for e in read_state(home).history:  # a corrupt file still yields whatever history survives
-        merged[_key(e)] = {**e, "dry_run": False, "source": "yml"}
-    for r in read_events(home.event_log("killswitch")):
-        if r.get("_corrupt"):
-            merged[("corrupt", r["_line"])] = {"at": None, "action": "?", "source": "log",
-                                              "reason": f"{r['_file']}:{r['_line']}: unreadable line ({r['_error']})"}
-            continue
-        if r.get("dry_run") and not include_dry_runs:
-            continue
-        k = _key(r)
-        if k in merged and not r.get("dry_run"):
-            merged[k]["source"] = "yml+log"
-        else:
-            merged[k + (bool(r.get("dry_run")),)] = {**r, "source": "log"}
-    out = [e for e in merged.values() if _at(e) is None or _at(e) >= cutoff]
-    return sorted(out, key=lambda e: str(e.get("at") or ""))
+    return history_report(home, days, include_dry_runs)["entries"]
 
 
 @kill.command("history")
@@ -130,28 +195,35 @@ def history_payload(home: Home, days: float, include_dry_runs: bool = False) -> 
 @json_option
 @pass_home
 def history_cmd(home: Home, days: float, include_dry_runs: bool, as_json: bool) -> None:
-    """Kill-switch changes of the last N days (config/killswitch.yml history + data/events/killswitch.jsonl)."""
+    """Kill-switch changes of the last N days (config/killswitch.yml history + data/events/killswitch.jsonl
+    + its backlog + the halt file). Unreadable log lines are skipped and named (file:line, why)."""
     from mech_exo.cli.risk_cmds import table
 
-    entries = history_payload(home, days, include_dry_runs)
+    rep = history_report(home, days, include_dry_runs)
     if as_json:
-        emit_json({"days": days, "entries": entries})
+        emit_json(rep)
         return
     c = console()
+    entries = rep["entries"]
     if not entries:
         c.print(f"no kill-switch changes in the last {days:g} days")
-        return
-    t = table(f"Kill-switch changes, last {days:g} days", "At (UTC)", "Action", "Trigger", "Reason",
-              "By", "Approved by", "Source")
-    for e in entries:
-        action = str(e.get("action") or "")
-        style = "red" if action == "disable" else "green" if action == "enable" else "yellow"
-        if e.get("dry_run"):
-            action += " (dry-run)"
-        t.add_row(str(e.get("at") or "—"), f"[{style}]{action}[/]", str(e.get("trigger") or ""),
-                  str(e.get("reason") or ""), str(e.get("by") or ""), str(e.get("approved_by") or ""),
-                  e["source"])
-    c.print(t)
+    else:
+        t = table(f"Kill-switch changes, last {days:g} days", "At (UTC)", "Action", "Trigger", "Reason",
+                  "By", "Approved by", "Source")
+        for e in entries:
+            action = str(e.get("action") or "")
+            style = "red" if action == "disable" else "green" if action == "enable" else "yellow"
+            if e.get("dry_run"):
+                action += " (dry-run)"
+            t.add_row(str(e.get("at") or "—"), f"[{style}]{action}[/]", str(e.get("trigger") or ""),
+                      str(e.get("reason") or ""), str(e.get("by") or ""), str(e.get("approved_by") or ""),
+                      e["source"])
+        c.print(t)
+    for sk in rep["skipped"]:
+        c.print(f"[yellow]skipped[/] {sk['file']}:{sk['line']}: {sk['error']}", markup=True)
+    for pr in rep["problems"]:
+        c.print(f"[yellow]note[/]: ", end="")
+        c.print(pr, markup=False)
 
 
 # --- off / on --------------------------------------------------------------------------------------
@@ -166,11 +238,23 @@ def _change(home: Home, *, enabled: bool, reason: str, approved_by: str | None, 
                            approved_by=approved_by, dry_run=dry_run)
     except ApprovalRequired as exc:
         raise ExoError(str(exc)) from None
-    except (KillSwitchError, OSError) as exc:
-        raise ExoError(f"{home.killswitch_yml}: {exc}") from None
+    except (KillSwitchError, OSError) as exc:  # raised only when nothing changed
+        msg = str(exc)
+        raise ExoError(msg if str(home.killswitch_yml) in msg else f"{home.killswitch_yml}: {msg}") from None
+
+
+def _warn(rec: dict) -> None:
+    """The state changed, but something around it did not work: say so on stderr, loudly."""
+    from rich.console import Console
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for w in rec.get("warnings") or []:
+        err.print("[bold red]WARNING[/]: ", end="")
+        err.print(w, markup=False)
 
 
 def _report(rec: dict, as_json: bool) -> None:
+    _warn(rec)
     if as_json:
         emit_json(rec)
         return
@@ -180,14 +264,23 @@ def _report(rec: dict, as_json: bool) -> None:
     if rec.get("note"):
         c.print(f"[yellow]note[/]: {rec['note']}")
     if not rec["changed"]:
-        c.print(f"Trading already [{style}]{word}[/] (manual) — nothing written")
+        c.print(f"Trading already [{style}]{word}[/] (manual) — "
+                + ("no new change" if rec.get("folded") else "nothing written"))
     elif rec["dry_run"]:
         c.print(f"[cyan]dry-run[/]: would set trading [{style}]{word}[/] (reason: {rec['reason']}, by {rec['by']}) "
                 f"— nothing written")
     else:
         c.print(f"Trading [{style}]{word}[/] (reason: {rec['reason']}, by {rec['by']}"
                 + (f", approved by {rec['approved_by']}" if rec.get("approved_by") else "") + ")")
-        c.print(f"  written to {rec['path']} at {rec['at']}")
+        where = {"halt_file": f"the halt file {rec.get('halt_path')} (the normal write of {rec['path']} failed)",
+                 "in_place": f"{rec['path']} rewritten in place (the normal write failed)"}.get(rec.get("via"), rec["path"])
+        c.print(f"  written to {where} at {rec['at']}", markup=False)
+        a = rec.get("audit")
+        if a and not a.get("logged"):
+            c.print(f"  audit: NOT in {a['file']} ({a['error']}); kept in {a.get('kept_in') or 'the yml history'}",
+                    markup=False)
+    if rec.get("folded"):
+        c.print(f"  folded {rec['folded']} pending halt record(s) from the halt file into {rec['path']}", markup=False)
 
 
 @kill.command("off")
