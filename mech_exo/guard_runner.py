@@ -21,7 +21,7 @@ from mech_exo.config import ConfigError, load_risk_config
 from mech_exo.config_guard import RISK_CONFIG, risk_config_unreadable
 from mech_exo.events import read_events, utc_now
 from mech_exo.home import Home
-from mech_exo.killswitch import KillSwitchError, read_state, set_trading
+from mech_exo.killswitch import KillSwitchError, ensure_halt_file, read_state, set_trading
 
 # Optional: the newest fill time for the freshness report (a dbt staging model; absent → not reported).
 FILLS_TABLE = "stg_landing__fills"
@@ -135,6 +135,9 @@ def _alert(home: Home, d: g.Decision, result: dict, seen: set[str]) -> None:
         result["alert_skipped"] = "duplicate"
         return
     message = d.message + (f" — {result['error']}" if result.get("error") else "")
+    warnings = (result.get("killswitch") or {}).get("warnings") or []
+    if warnings:  # the halt landed, but via the halt file / without its audit line: say so loudly
+        message += " — " + "; ".join(str(w) for w in warnings)
     try:
         from mech_exo.alerts import send_alert
     except Exception as exc:  # noqa: BLE001 — a missing alert system never blocks a halt
@@ -202,6 +205,7 @@ def tick(home: Home, *, guards: Sequence[str] | None = None, now: datetime | Non
     from mech_exo.pipeline_state import read_failed_checks
     from mech_exo.reporting.snapshot import connect
 
+    ensure_halt_file(home)  # one stat when present: a halt must land even if the disk fills later
     failed_config = fail_closed_on_config(home, by)  # no guard can judge without its thresholds
     if failed_config is not None:
         return failed_config

@@ -19,6 +19,9 @@ def init_cmd(home: Home, force: bool, as_json: bool) -> None:
     from mech_exo.instance import ensure_instance_storage
 
     written = init_home(home, force=force)
+    from mech_exo.killswitch import ensure_halt_file
+
+    ensure_halt_file(home)  # pre-allocated while there is space: a halt lands even on a full disk
     # create the Dagster storages now, once: a bare `dagster dev` on this home starts its webserver
     # and daemon together, and two first opens of a fresh instance corrupt it (mech_exo/instance.py)
     ensure_instance_storage(home)
