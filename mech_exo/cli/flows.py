@@ -377,6 +377,11 @@ def dev_cmd(home: Home, port: int, host: str, print_only: bool, as_json: bool) -
         raise ExoError(f"cannot start {cmd.argv[0]}: {exc}") from None
     try:
         rc = proc.wait()
-    except KeyboardInterrupt:  # the child got the same SIGINT (same process group): let it shut down
-        rc = proc.wait()
-    sys.exit(0 if rc in (0, -2, 130) else rc)
+    except KeyboardInterrupt:  # Ctrl-C reached the child too (same group); SIGTERM (exo's) may not have
+        proc.terminate()
+        try:
+            rc = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+    sys.exit(0 if rc in (0, -2, -15, 130) else rc)
