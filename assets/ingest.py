@@ -4,12 +4,12 @@ It wraps ``mech_exo.ingest.ingest`` — the same function ``exo run`` reaches th
 and reports what it landed as materialization metadata. Bad rows fail the step with a message
 naming file, row and rule (``InputError``), never a silent drop.
 """
-import json
 
 import dagster as dg
 
 from dagster_project.pipeline.pool import POOL, tag_holder
 from dagster_project.resources import ExoHomeResource
+from mech_exo.runstate import write_record
 
 # Every writer of the warehouse or its inputs sits in POOL (limit 1 in the instance's
 # dagster.yaml): DuckDB allows one writer per file. Its slots and their holders: pool.py.
@@ -34,7 +34,7 @@ def landing(context: dg.AssetExecutionContext, exo: ExoHomeResource):
         result = ingest(home, now=exo.now_dt)
     except InputError as exc:
         raise dg.Failure(description=str(exc), metadata={"violations": len(exc.violations)}) from None
-    (home.state_dir / "ingest.json").write_text(json.dumps(result.to_dict(), indent=1))
+    write_record(home, "ingest.json", result.to_dict())
     context.log.info(result.summary())
     for t in LANDING_TABLES:
         yield dg.MaterializeResult(asset_key=dg.AssetKey(["landing", t]), metadata={

@@ -14,20 +14,32 @@ from typing import Any
 from mech_exo.home import Home
 
 
-def write_run_status(home: Home, status: dict[str, Any]) -> None:
+def write_record(home: Home, name: str, payload: Any) -> None:
+    """Write ``data/state/<name>`` atomically (temp file + rename): a reader never sees half of it."""
     home.state_dir.mkdir(parents=True, exist_ok=True)
-    path = home.state_dir / "last_run.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(status, default=str, indent=2))
+    path = home.state_dir / name
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(as_jsonable(payload), default=str, indent=1))
     os.replace(tmp, path)
 
 
+def write_run_status(home: Home, status: dict[str, Any]) -> None:
+    write_record(home, "last_run.json", status)
+
+
 def read_run_status(home: Home) -> dict[str, Any] | None:
-    path = home.state_dir / "last_run.json"
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+    """The last `exo run`'s report; None when there is none or it cannot be read."""
+    rec = read_state(home, "last_run.json")
+    return rec if isinstance(rec, dict) else None
+
+
+def dbt_failed_tests(home: Home) -> list[str]:
+    """Names of the dbt tests that failed in the last build. Fail closed: a missing or unreadable
+    ``build.json`` counts as a failure (we cannot vouch for the data), the same for every reader."""
+    rec = read_state(home, "build.json")
+    if not isinstance(rec, dict) or not isinstance(rec.get("failed_tests", []), list):
+        return [f"dbt build record missing or unreadable ({home.state_dir / 'build.json'})"]
+    return [str(t) for t in rec.get("failed_tests", [])]
 
 
 def utc_now() -> datetime:

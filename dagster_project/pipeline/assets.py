@@ -19,14 +19,11 @@ from dagster_project.pipeline.pool import POOL, tag_holder
 from dagster_project.resources import ExoHomeResource
 from mech_exo.config import dbt_vars, load_risk_config
 from mech_exo.home import REPO_ROOT
+from mech_exo.runstate import dbt_failed_tests, read_state, write_record
 
 SNAPSHOT_KEY = dg.AssetKey("analytics_snapshot")
 
 
-def write_json_state(home, name: str, payload) -> None:
-    from mech_exo.pipeline import as_jsonable
-
-    (home.state_dir / name).write_text(json.dumps(as_jsonable(payload), default=str, indent=1))
 EVENT_LOGS = ("killswitch", "alerts", "drills")
 
 DBT_PROJECT = DbtProject(project_dir=REPO_ROOT, profiles_dir=REPO_ROOT)
@@ -73,10 +70,10 @@ def needs_full_refresh(exo: ExoHomeResource, config: DbtBuildConfig) -> bool:
     home = exo.home
     if config.full_refresh or not home.build_db.exists():
         return True
-    try:
-        return bool(json.loads((home.state_dir / "ingest.json").read_text()).get("full_refresh"))
-    except (OSError, ValueError):
+    rec = read_state(home, "ingest.json")
+    if not isinstance(rec, dict):
         return True  # unknown landing state: rebuild rather than trust an incremental step
+    return bool(rec.get("full_refresh"))
 
 
 @dbt_assets(
@@ -102,9 +99,8 @@ def exo_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, exo: 
                      if r["unique_id"].startswith("model.") and r["status"] in ("error", "skipped")]
     failed_tests = [r["unique_id"].split(".")[2] for r in results
                     if r["unique_id"].split(".")[0] in ("test", "unit_test") and r["status"] in ("fail", "error")]
-    (home.state_dir / "build.json").write_text(json.dumps(
-        {"success": invocation.is_successful(), "failed_models": failed_models, "failed_tests": failed_tests},
-        indent=1))
+    write_record(home, "build.json", {"success": invocation.is_successful(), "failed_models": failed_models,
+                                      "failed_tests": failed_tests})
     if failed_models:
         raise dg.Failure(description=f"dbt models failed: {', '.join(failed_models)}")
 
@@ -130,11 +126,7 @@ def analytics_snapshot(context: dg.AssetExecutionContext, exo: ExoHomeResource) 
     path = publish(home)
     # what is known about this snapshot's data right now: its dbt test failures (the GE suites
     # run after the guards and add theirs) — the guards mark alerts DATA SUSPECT from this record
-    try:
-        dbt_failed = json.loads((home.state_dir / "build.json").read_text()).get("failed_tests", [])
-    except (OSError, ValueError):
-        dbt_failed = ["dbt build record missing"]
-    record_checks(home, [], dbt_failed)
+    record_checks(home, [], dbt_failed_tests(home))
     con = connect(home)
     try:
         h = headline(con)
@@ -168,7 +160,7 @@ def guard_decisions(context: dg.AssetExecutionContext, exo: ExoHomeResource) -> 
     from mech_exo.guard_runner import tick
 
     results = tick(exo.home, now=exo.now_dt, by=exo.actor or f"dagster:{context.run_id[:8]}")
-    write_json_state(exo.home, "guards.json", results)
+    write_record(exo.home, "guards.json", results)
     acted = {r["guard"]: f"{r['severity']}{' HALTED' if r.get('halted') else ''}"
              for r in results if r.get("severity")}
     context.log.info(f"guards: {acted or 'all clear'}")

@@ -6,7 +6,6 @@ outcome becomes an ``AssetCheckResult`` on the dbt model it judges. The checks d
 snapshot asset, so they always judge what readers and guards will see.
 """
 
-import json
 
 import dagster as dg
 
@@ -32,7 +31,8 @@ def _specs() -> list[dg.AssetCheckSpec]:
 @dg.multi_asset_check(specs=_specs(), name="great_expectations", can_subset=True,
                       description="Validity and freshness suites from expectations/ on the published snapshot.")
 def great_expectations(context: dg.AssetCheckExecutionContext, exo: ExoHomeResource):
-    from mech_exo.pipeline import alert_failed_checks, record_checks, run_checks_on_snapshot
+    from mech_exo.pipeline_state import alert_failed_checks, record_checks, run_checks_on_snapshot
+    from mech_exo.runstate import dbt_failed_tests
     from mech_exo.reporting.snapshot import connect
 
     home = exo.home
@@ -41,11 +41,7 @@ def great_expectations(context: dg.AssetCheckExecutionContext, exo: ExoHomeResou
         outcomes = run_checks_on_snapshot(home, con, exo.now_dt)
     finally:
         con.close()
-    try:
-        dbt_failed = json.loads((home.state_dir / "build.json").read_text()).get("failed_tests", [])
-    except (OSError, ValueError):
-        dbt_failed = []
-    alert_failed_checks(home, record_checks(home, outcomes, dbt_failed))
+    alert_failed_checks(home, record_checks(home, outcomes, dbt_failed_tests(home)))
     selected = context.selected_asset_check_keys
     for o in outcomes:
         key = dg.AssetCheckKey(dg.AssetKey(o.asset), o.dagster_name)
