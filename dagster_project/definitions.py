@@ -15,21 +15,34 @@ from assets.ingest import landing
 from dagster_project.alerts.sensors import alert_delivery, run_failure_alert
 from dagster_project.drills.jobs import drill_overdue_check, drill_overdue_daily, rollback_drill, rollback_drill_quarterly
 from dagster_project.guards.sensors import (
-    GUARD_SENSOR_DEFS, data_freshness_watch, monthly_guard_check, monthly_guard_schedule,
+    GUARD_SENSOR_DEFS,
+    data_freshness_watch,
+    monthly_guard_check,
+    monthly_guard_schedule,
 )
 from dagster_project.pipeline.assets import (
-    DBT_EXECUTABLE, DBT_PROJECT, EVENT_LOG_SPECS, analytics_snapshot, exo_dbt_models, guard_decisions,
+    DBT_EXECUTABLE,
+    DBT_PROJECT,
+    EVENT_LOG_SPECS,
+    analytics_snapshot,
+    exo_dbt_models,
+    guard_decisions,
 )
 from dagster_project.pipeline.checks import great_expectations
 from dagster_project.pipeline.pool import warehouse_pool_reaper
-from dagster_project.pipeline.watch import intraday_watch, make_intraday_watch_schedule
 from dagster_project.pipeline.schedules import (
-    daily_summary, daily_summary_schedule, health_check, health_check_schedule, make_input_watch,
+    daily_summary,
+    daily_summary_schedule,
+    health_check,
+    health_check_schedule,
+    make_input_watch,
     make_intraday_refresh,
 )
+from dagster_project.pipeline.watch import intraday_watch, make_intraday_watch_schedule
 from dagster_project.progress import exo_file_log, exo_progress
 from dagster_project.resources import ExoHomeResource, default_home
 from mech_exo.home import Home
+
 
 def build_definitions(home: Home, now: datetime | None = None, actor: str = "") -> dg.Definitions:
     """The code location for one home. `dagster dev` loads ``defs`` (the home of EXO_HOME);
@@ -44,10 +57,12 @@ def build_definitions(home: Home, now: datetime | None = None, actor: str = "") 
     return dg.Definitions(
         assets=[landing, exo_dbt_models, analytics_snapshot, guard_decisions, *EVENT_LOG_SPECS],
         asset_checks=[great_expectations],
-        jobs=[data_pipeline, intraday_watch, monthly_guard_check, rollback_drill, drill_overdue_check, daily_summary, health_check],
+        jobs=[data_pipeline, intraday_watch, monthly_guard_check, rollback_drill, drill_overdue_check, daily_summary,
+              health_check],
         sensors=[*GUARD_SENSOR_DEFS, data_freshness_watch, make_input_watch(data_pipeline), alert_delivery,
                  run_failure_alert, warehouse_pool_reaper],
-        schedules=[make_intraday_refresh(data_pipeline, home), make_intraday_watch_schedule(home), monthly_guard_schedule, rollback_drill_quarterly,
+        schedules=[make_intraday_refresh(data_pipeline, home), make_intraday_watch_schedule(home), monthly_guard_schedule,
+                   rollback_drill_quarterly,
                    drill_overdue_daily, daily_summary_schedule, health_check_schedule],
         loggers={"console": dg.colored_console_logger, "exo_progress": exo_progress, "exo_file_log": exo_file_log},
         resources={

@@ -6,7 +6,11 @@ ingest (``mech_exo.ingest``) → dbt build (``mech_exo.warehouse.dbt``) → publ
 (``mech_exo.runstate``). The whole run with Dagster is ``mech_exo.flows.run.run_pipeline``.
 """
 from mech_exo.pipeline_state import (  # noqa: F401
-    alert_failed_checks, pipeline_failure_alert, read_failed_checks, record_checks, run_checks_on_snapshot,
+    alert_failed_checks,
+    pipeline_failure_alert,
+    read_failed_checks,
+    record_checks,
+    run_checks_on_snapshot,
 )
 from mech_exo.runstate import as_jsonable, read_run_status, read_state, utc_now, write_run_status  # noqa: F401
 from mech_exo.warehouse import PipelineError  # noqa: F401

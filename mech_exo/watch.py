@@ -76,8 +76,14 @@ class Watcher:
     def tick(self) -> TickResult:
         from mech_exo.guard_runner import tick as guard_tick
         from mech_exo.ingest import InputError, ingest
-        from mech_exo.pipeline import (alert_failed_checks, build, pipeline_failure_alert, publish, record_checks,
-                                       run_checks_on_snapshot)
+        from mech_exo.pipeline import (
+            alert_failed_checks,
+            build,
+            pipeline_failure_alert,
+            publish,
+            record_checks,
+            run_checks_on_snapshot,
+        )
         from mech_exo.reporting.snapshot import connect
 
         home, res, t = self.home, TickResult(ok=False), time.perf_counter()

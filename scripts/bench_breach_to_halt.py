@@ -30,10 +30,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mech_exo.demo_data import write_demo_inputs  # noqa: E402
+from mech_exo.flows.run import run_pipeline  # noqa: E402
 from mech_exo.home import Home, init_home  # noqa: E402
 from mech_exo.instance import ensure_instance_storage, open_instance  # noqa: E402
 from mech_exo.killswitch import set_trading  # noqa: E402
-from mech_exo.flows.run import run_pipeline  # noqa: E402
 
 LAST = date(2026, 11, 20)
 CUT = pd.Timestamp("2026-11-20T15:30:00Z")  # before the demo's crash (first below −0.8 % at 16:05Z)

@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from mech_exo.cli.home_cmds import _after_close
-    from mech_exo.killswitch import read_state
     from mech_exo.flows.run import run_pipeline
+    from mech_exo.killswitch import read_state
     from mech_exo.reporting.query import RiskQueryEngine
     from mech_exo.reporting.snapshot import one, snapshot
 

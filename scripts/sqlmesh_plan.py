@@ -39,8 +39,9 @@ def load_config_module() -> Any:
 
 def build(home: Path, variables: dict[str, Any] | None = None, run_at: str | None = None) -> dict[str, Any]:
     """Plan (and optionally run) the prod environment of ``home``; return a summary."""
-    from sqlmesh import Context
     from sqlmesh.core.console import TerminalConsole, set_console
+
+    from sqlmesh import Context
 
     os.environ["EXO_HOME"] = str(home)  # profiles.yml and the sources' locations read it
     set_console(TerminalConsole())  # the default console swallows the per-model failure messages

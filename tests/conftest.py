@@ -25,6 +25,7 @@ AFTER_LAST_SESSION = datetime(2026, 11, 20, 21, 30, tzinfo=timezone.utc)
 def build_home(root: Path, **datagen_options):
     """datagen inputs → ingest → dbt build → publish (no guards: tests that judge do it themselves)."""
     import datagen
+
     from mech_exo.home import Home, init_home
     from mech_exo.ingest import ingest
     from mech_exo.pipeline import build, publish

@@ -13,11 +13,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import AFTER_LAST_SESSION, copy_home
+
 from mech_exo.cli.main import cli
 from mech_exo.flows import (
-    RUNBOOK_FLOWS, dashboard_pid_path, dev_command, pid_alive, read_dashboard_record, stop_dashboard,
+    RUNBOOK_FLOWS,
+    dashboard_pid_path,
+    dev_command,
+    pid_alive,
+    read_dashboard_record,
+    stop_dashboard,
 )
 from mech_exo.home import REPO_ROOT
 from mech_exo.killswitch import read_state

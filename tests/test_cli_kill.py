@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from conftest import copy_home
+
 from mech_exo.cli.main import cli
 from mech_exo.events import append_event, iso_utc, read_events, utc_now
 from mech_exo.home import init_home

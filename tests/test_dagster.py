@@ -11,12 +11,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import datagen
 import pandas as pd
 import pytest
 import yaml
-
-import datagen
 from conftest import AFTER_LAST_SESSION
+
 from mech_exo.events import read_events
 from mech_exo.home import REPO_ROOT, Home, init_home
 from mech_exo.killswitch import read_state, set_trading
@@ -330,8 +330,9 @@ def test_rollback_drill_job_runs_the_drill_with_the_runbook_parameters(tmp_path,
 
 
 def test_alert_delivery_sensor_redelivers_the_outbox(tmp_path, monkeypatch):
-    from mech_exo.alerts import reset_notices, send_alert
     from telegram_server import TelegramTestServer, server_error
+
+    from mech_exo.alerts import reset_notices, send_alert
 
     home = Home(tmp_path / "h")
     init_home(home)
@@ -427,8 +428,8 @@ def test_exo_run_stands_aside_while_the_intraday_watcher_owns_the_warehouse(tmp_
     """A second pipeline run would wait for the warehouse pool until the close: say so instead."""
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-    from mech_exo.instance import open_instance
     from mech_exo.flows.run import run_pipeline
+    from mech_exo.instance import open_instance
 
     home = tiny_home(tmp_path)
     with open_instance(home) as instance:
@@ -446,8 +447,8 @@ def test_exo_flows_stop_ends_the_watcher_and_frees_the_warehouse(tmp_path):
     from click.testing import CliRunner
 
     from mech_exo.cli.main import cli
-    from mech_exo.instance import open_instance
     from mech_exo.flows.run import watcher_run_id
+    from mech_exo.instance import open_instance
     from mech_exo.watch import stop_file
 
     home = tiny_home(tmp_path)

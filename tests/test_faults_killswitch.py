@@ -27,7 +27,7 @@ import yaml
 from mech_exo import killswitch as ks
 from mech_exo.events import read_events
 from mech_exo.home import Home, init_home
-from mech_exo.killswitch import audit, halt
+from mech_exo.killswitch import halt
 
 REPO = Path(__file__).resolve().parents[1]
 

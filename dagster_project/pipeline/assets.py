@@ -116,10 +116,8 @@ def exo_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, exo: 
                 "(CLI, dashboard, guards, analysts' SQL) opens, read-only. The guard sensors watch it.",
 )
 def analytics_snapshot(context: dg.AssetExecutionContext, exo: ExoHomeResource) -> dg.MaterializeResult:
-    from mech_exo.pipeline import headline, publish
+    from mech_exo.pipeline import headline, publish, record_checks
     from mech_exo.reporting.snapshot import connect
-
-    from mech_exo.pipeline import record_checks
 
     tag_holder(context)
     home = exo.home

@@ -32,8 +32,8 @@ def _specs() -> list[dg.AssetCheckSpec]:
                       description="Validity and freshness suites from expectations/ on the published snapshot.")
 def great_expectations(context: dg.AssetCheckExecutionContext, exo: ExoHomeResource):
     from mech_exo.pipeline_state import alert_failed_checks, record_checks, run_checks_on_snapshot
-    from mech_exo.runstate import dbt_failed_tests
     from mech_exo.reporting.snapshot import connect
+    from mech_exo.runstate import dbt_failed_tests
 
     home = exo.home
     con = connect(home)

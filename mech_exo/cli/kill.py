@@ -222,7 +222,7 @@ def history_cmd(home: Home, days: float, include_dry_runs: bool, as_json: bool) 
     for sk in rep["skipped"]:
         c.print(f"[yellow]skipped[/] {sk['file']}:{sk['line']}: {sk['error']}", markup=True)
     for pr in rep["problems"]:
-        c.print(f"[yellow]note[/]: ", end="")
+        c.print("[yellow]note[/]: ", end="")
         c.print(pr, markup=False)
 
 

@@ -64,7 +64,8 @@ def _plan_trades(rng, book: _Book, d_idx: int, n_days: int, nav_prev: float, wei
     out = []
     for i in picks:
         gap = weights[i] * nav_prev - book.qty[i] * book.px[i]
-        trade = gap * (1.0 if d_idx == 0 or i == 0 else rng.uniform(0.4, 1.0)) + rng.normal(0, 0.002 * nav_prev) * (d_idx > 0 and i != 0)
+        scale = 1.0 if d_idx == 0 or i == 0 else rng.uniform(0.4, 1.0)
+        trade = gap * scale + rng.normal(0, 0.002 * nav_prev) * (d_idx > 0 and i != 0)
         q = _lot(trade / book.px[i])
         if q == 0:
             continue

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mech_exo.events import iso_utc, utc_now
-from mech_exo.home import REPO_ROOT, Home, exo_home_env
 from mech_exo.flows.dashboard_process import FlowError
+from mech_exo.home import REPO_ROOT, Home, exo_home_env
 from mech_exo.instance import ensure_instance_storage, open_instance
 
 # the four names of the on-call run-book, in Dagster spelling

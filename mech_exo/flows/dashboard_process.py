@@ -18,8 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mech_exo.home import Home
 from mech_exo.events import utc_now
+from mech_exo.home import Home
 from mech_exo.processes import alive
 
 

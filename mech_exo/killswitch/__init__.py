@@ -43,11 +43,11 @@ from typing import Any, Iterator
 
 import yaml
 
-from mech_exo.locks import exclusive_lock
 from mech_exo.config import load_alerts_config, load_risk_config
-from mech_exo.events import append_event, iso_utc, read_events, utc_now
+from mech_exo.events import iso_utc, read_events, utc_now
 from mech_exo.home import Home
 from mech_exo.killswitch import audit, halt
+from mech_exo.locks import exclusive_lock
 
 TRIGGERS = ("daily_stop", "monthly_stop", "var_breach", "manual", "drill")
 SUPER_APPROVER_ROLE = "CTO"
