@@ -113,15 +113,16 @@ def pending_report(home: Home) -> list[dict[str, Any]]:
     return rows
 
 
-def flush_outbox(home: Home) -> dict[str, Any]:
-    """Try every pending item once (with the normal retry policy), now, in this process.
+def flush_outbox(home: Home, only: set[str] | None = None) -> dict[str, Any]:
+    """Try every pending item (or those whose outbox_id is in ``only``) once, with the normal retry
+    policy, now, in this process.
 
     Returns {attempted, delivered, failed, dead, in_flight, pending, skipped, stopped_early, items,
     still_pending}; ``still_pending`` lists what waits after the flush with its last error.
     """
     cfg, _ = settings_for(home)
     secrets = telegram_secrets()
-    items = outbox.pending(home)
+    items = [(p, it) for p, it in outbox.pending(home) if only is None or p.stem in only]
     summary: dict[str, Any] = {"attempted": 0, "delivered": 0, "failed": 0, "dead": 0, "in_flight": 0,
                                "skipped": None, "stopped_early": None, "items": []}
     corrupt = [p for p, it in items if it.get("_corrupt")]
