@@ -330,3 +330,38 @@ def test_alerts_modules_import_only_downwards_with_no_circle():
     for m in graph:
         visit(m, [])
     assert "core" in graph["service"] or "escalation" in graph["service"]  # the walker really sees imports
+
+
+# --- the outbox itself cannot be written ---------------------------------------------------------------
+@pytest.fixture
+def full_outbox(home):
+    """The home's outbox directory on a real 1 MB tmpfs, filled to the last byte (ENOSPC)."""
+    d = outbox.outbox_dir(home)
+    d.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(d)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN): {r.stderr.strip()}")
+    try:
+        with open(d / "filler.bin", "wb") as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        yield d
+    finally:
+        subprocess.run(["umount", str(d)], check=False)
+
+
+def test_a_full_outbox_disk_still_sends_the_alert_once_and_says_so(home, tg, full_outbox, capsys):
+    with pytest.raises(OSError):  # the fault is real
+        outbox.put(home, alert_id="probe", channel="telegram", method="sendMessage", text="x")
+    rec = send_alert(home, severity="CRITICAL", type="daily_stop", message="CRITICAL DAY LOSS: -0.93%")
+    assert rec["delivered"] is True and rec["deliveries"]["telegram"]["outbox_ids"] == []
+    assert any("CRITICAL DAY LOSS: -0.93%" in t for t in texts(tg))
+    err = capsys.readouterr().err
+    assert "could not write the outbox" in err and str(full_outbox) in err and "without a durable copy" in err
+    last = deliveries(home, rec["alert_id"])[-1]
+    assert last["delivered"] is True and last["via"] == "send" and last["outbox_id"] is None
+    assert [p.name for p in full_outbox.iterdir()] == ["filler.bin"]  # no half-written temp files left

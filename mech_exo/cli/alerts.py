@@ -66,7 +66,8 @@ def config_cmd(home: Home, as_json: bool) -> None:
     t = table("Channels", "Channel", "Enabled", "Ready", "Detail")
     t.add_row("telegram", _yes(tg["enabled"]), _yes(tg["ready"]),
               f"TELEGRAM_BOT_TOKEN {tg['token']}, TELEGRAM_CHAT_ID {tg['chat_id']}, api {tg['api_base']}, "
-              f"timeout {tg['timeout_s']:g}s, {tg['max_attempts']} attempts")
+              f"timeout {tg['timeout_s']:g}s, {tg['max_attempts']} attempts, "
+              f"callers wait {tg['grace_s']:g}s (exit {tg['exit_grace_s']:g}s), then the outbox")
     t.add_row("console", _yes(s["channels"]["console"]["enabled"]), _yes(s["channels"]["console"]["enabled"]), "stderr")
     t.add_row("log", _yes(True), _yes(True), s["channels"]["log"]["path"])
     c.print(t)
