@@ -365,3 +365,46 @@ def test_a_full_outbox_disk_still_sends_the_alert_once_and_says_so(home, tg, ful
     last = deliveries(home, rec["alert_id"])[-1]
     assert last["delivered"] is True and last["via"] == "send" and last["outbox_id"] is None
     assert [p.name for p in full_outbox.iterdir()] == ["filler.bin"]  # no half-written temp files left
+
+
+# --- the whole decision path: a guard tick during a hung Telegram ----------------------------------------
+def test_a_guard_tick_halts_and_returns_within_the_grace_while_telegram_hangs(crash_home, tmp_path, tg, monkeypatch):
+    """The issue's scenario with the shipped retry policy (5 s × 3 attempts + 1 + 2 s backoff = 18 s
+    per alert inline): the switch goes off first and the tick no longer waits on delivery."""
+    from conftest import AFTER_LAST_SESSION, copy_home
+    from mech_exo.guard_runner import tick
+    from mech_exo.killswitch import read_state
+
+    home = copy_home(crash_home, tmp_path / "h")
+    init_home(home)
+    cfg = yaml.safe_load(home.alerts_yml.read_text())
+    assert cfg["channels"]["telegram"]["timeout_s"] * cfg["channels"]["telegram"]["max_attempts"] >= 15
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", tg.token)
+    monkeypatch.setenv("TELEGRAM_CHAT_ID", CHAT)
+    monkeypatch.setenv("TELEGRAM_API_BASE", tg.url)
+    reset_notices()
+    tg.always(never_answer())
+    t0 = time.perf_counter()
+    results = tick(home, now=AFTER_LAST_SESSION, by="test")
+    elapsed = time.perf_counter() - t0
+    n_alerts = sum(1 for r in results if r["alert"])
+    assert n_alerts >= 1
+    st = read_state(home)
+    assert not st.trading_enabled and st.reason.startswith("CRITICAL DAY LOSS")
+    # one grace (2 s) for the whole tick, however many alerts it raised; inline it was 18 s each
+    assert elapsed < 2.0 + 2.5, f"tick took {elapsed:.2f}s with {n_alerts} alert(s) on a hung Telegram"
+    halt = next(r for r in results if r["guard"] == "intraday-pnl-sentinel")
+    assert halt["halted"] and halt["alert"]["delivered"] is False and halt["alert"]["deliveries"]["telegram"]["pending"]
+    parked = [it for _, it in outbox.pending(home)]
+    assert any(it["alert_id"] == halt["alert"]["alert_id"] for it in parked)
+    t1 = time.perf_counter()
+    out = service_pending(home)  # what the end of `exo run` does: bounded again, no second 18 s
+    assert time.perf_counter() - t1 < 1.0 and out["error"] is None
+    tg.always(ok())
+    tg._release.set()  # the hung connections may go now
+    assert deliverer.drain(40)  # the background deliverer either delivers (Telegram is back) or gives up
+    res = exo(home, "alerts", "flush", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert outbox.pending(home) == []
+    assert any("CRITICAL DAY LOSS" in t for t in texts(tg) if t)
+    assert_no_token(home, tg, res.stdout, res.stderr)
