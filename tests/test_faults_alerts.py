@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mech_exo.alerts import (escalation_overdue, flush_outbox, reset_notices, run_escalation, send_alert,
-                             service_pending)
-from mech_exo.alerts import deliverer, outbox
+from mech_exo.alerts import deliverer, escalation_overdue, outbox, reset_notices, send_alert, service_pending
 from mech_exo.events import read_events, utc_now
 from mech_exo.home import Home, init_home
 from telegram_server import fail, hang, never_answer, ok
