@@ -406,3 +406,17 @@ def test_a_guard_tick_halts_and_returns_within_the_grace_while_telegram_hangs(cr
     assert outbox.pending(home) == []
     assert any("CRITICAL DAY LOSS" in t for t in texts(tg) if t)
     assert_no_token(home, tg, res.stdout, res.stderr)
+
+
+def test_test_alert_waits_for_the_real_outcome_past_the_grace(home, tg):
+    """`exo test alerts` must answer "did it arrive", so it waits out a slow Telegram (1.2 s > grace 0.5 s)."""
+    from mech_exo.alerts import send_test_alert
+
+    tg.queue(hang(1.2))
+    out = send_test_alert(home, channel="telegram")
+    assert out["ok"] is True and out["alert"]["deliveries"]["telegram"]["delivered"] is True
+    assert tg.calls("sendMessage")[0]["behaviour"] == "hang"
+    tg.always(never_answer())
+    set_telegram(home, timeout_s=0.5, max_attempts=1)
+    out = send_test_alert(home, channel="telegram")
+    assert out["ok"] is False and "timed out" in out["error"]

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from mech_exo.alerts.common import telegram_text
+from mech_exo.alerts.common import settings_for, telegram_text
 from mech_exo.alerts.core import send_alert
+from mech_exo.alerts.deliverer import drain
 from mech_exo.alerts.history import alerts_config_summary
+from mech_exo.alerts.state import load_state, view
 from mech_exo.home import Home
 
 
@@ -32,6 +34,17 @@ def send_test_alert(home: Home, channel: str = "telegram", dry_run: bool = False
     if dry_run:
         return {**base, "ok": True, "error": None}
     rec = send_alert(home, severity="INFO", type="test", message=message, channels=chans)
+    if rec.get("deliveries", {}).get("telegram", {}).get("pending"):
+        # a test message wants the real outcome, not "still on its way": wait out the retry policy
+        tg = settings_for(home)[0]["channels"]["telegram"]
+        n = int(tg["max_attempts"])
+        drain(min(60.0, tg["timeout_s"] * n + tg["backoff_s"] * (2 ** (n - 1) - 1) + tg["max_retry_after_s"]))
+        st = load_state(home).get(rec["alert_id"])
+        if st is not None:
+            latest = view(st)["deliveries"].get("telegram") or {}
+            rec["deliveries"]["telegram"].update(delivered=bool(latest.get("delivered")), error=latest.get("error"),
+                                                 pending=False)
+            rec["delivered"] = all(d.get("delivered") for d in rec["deliveries"].values())
     failed = [ch for ch, d in rec.get("deliveries", {}).items() if not d.get("delivered")]
     error = rec.get("error") or ("; ".join(f"{ch}: {rec['deliveries'][ch].get('error')}" for ch in failed) or None)
     return {**base, "ok": bool(rec.get("delivered")), "alert": rec, "error": error}
