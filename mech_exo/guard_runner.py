@@ -187,7 +187,10 @@ def fail_closed_on_config(home: Home, by: str) -> list[dict] | None:
     try:
         load_risk_config(home.risk_yml)
     except ConfigError as exc:
-        return apply_decisions(home, config_failure_decisions(home, exc), by=by)
+        try:
+            return apply_decisions(home, config_failure_decisions(home, exc), by=by)
+        finally:
+            service_alerts(home)
     return None
 
 
@@ -219,4 +222,19 @@ def tick(home: Home, *, guards: Sequence[str] | None = None, now: datetime | Non
     if guards is not None:
         wanted = set(guards) | {g.KILLSWITCH_FILE}
         decisions = [d for d in decisions if d.guard in wanted]
-    return apply_decisions(home, decisions, by=by)
+    try:
+        return apply_decisions(home, decisions, by=by)
+    finally:
+        service_alerts(home)
+
+
+def service_alerts(home: Home) -> None:
+    """After the halt: deliver what waits in the outbox and run due escalations, bounded in time
+    (a hung Telegram costs at most its grace). The daemon's sensor does the same; this covers a
+    home without a daemon, so a CRITICAL still climbs its chain."""
+    try:
+        from mech_exo.alerts import service_pending
+
+        service_pending(home)
+    except Exception as exc:  # noqa: BLE001 — never let alert servicing mask a decision
+        print(f"guards: alert servicing failed ({exc.__class__.__name__}: {exc})", file=sys.stderr, flush=True)

@@ -9,6 +9,9 @@ file in the ``document`` field). Each call consumes the next programmed behaviou
 * ``rate_limited(retry_after)`` → 429 {"ok": false, "parameters": {"retry_after": N}}
 * ``server_error()``            → 500 {"ok": false, "description": "Internal Server Error"}
 * ``hang(seconds)``             → holds the connection (past the client timeout), then answers ok
+* ``never_answer()``            → accepts and reads the request, then never answers (until ``stop``)
+``always(behaviour)`` sets what calls get once the queue is empty (default ``ok``): ``always(never_answer())``
+is a Telegram that hangs for good, ``always(ok())`` the one that came back.
 A wrong token always gets 401 {"ok": false, "description": "Unauthorized"}.
 Every request is recorded in ``requests`` (path, method, JSON body or multipart fields + file bytes).
 """
@@ -44,6 +47,10 @@ def hang(seconds: float = 5.0) -> dict[str, Any]:
     return {"kind": "hang", "seconds": seconds}
 
 
+def never_answer() -> dict[str, Any]:
+    return {"kind": "never"}
+
+
 def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """(fields, files) of a multipart/form-data body; files keep name, filename and raw bytes."""
     msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
@@ -65,6 +72,7 @@ class TelegramTestServer:
         self.token = token
         self.requests: list[dict[str, Any]] = []
         self._script: list[dict[str, Any]] = []
+        self._default: dict[str, Any] = ok()
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._next_message_id = 1
@@ -76,6 +84,12 @@ class TelegramTestServer:
         """Answers for the next calls, in order; when the queue is empty calls get ``ok``."""
         with self._lock:
             self._script.extend(behaviours)
+        return self
+
+    def always(self, behaviour: dict[str, Any]) -> "TelegramTestServer":
+        """What every call gets once the queue is empty (instead of ``ok``)."""
+        with self._lock:
+            self._default = dict(behaviour)
         return self
 
     @property
@@ -112,7 +126,7 @@ class TelegramTestServer:
     # --- serving -------------------------------------------------------------------------------
     def _next(self) -> dict[str, Any]:
         with self._lock:
-            return self._script.pop(0) if self._script else ok()
+            return self._script.pop(0) if self._script else dict(self._default)
 
     def _record(self, rec: dict[str, Any]) -> None:
         with self._lock:
@@ -173,6 +187,10 @@ class TelegramTestServer:
                                              "parameters": {"retry_after": b["retry_after"]}})
                 if b["kind"] == "500":
                     return self._reply(500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
+                if b["kind"] == "never":
+                    server._release.wait()
+                    self.close_connection = True
+                    return None  # no status line, no body: the client only ever sees its own timeout
                 if b["kind"] == "hang":
                     server._release.wait(b["seconds"])
                 body = rec["json"] or rec["fields"] or {}

@@ -1,7 +1,9 @@
 """Alert delivery and escalation driven by Dagster.
 
 State (what was sent, acknowledged, escalated) lives in the alert log, not in the sensor cursor,
-so a restarted daemon picks up exactly where it stopped.
+so a restarted daemon picks up exactly where it stopped. The daemon is not the only server: every
+run ends with ``mech_exo.alerts.service_pending`` and ``exo alerts flush`` drains by hand; outbox
+claims keep any two of them from sending one message twice.
 """
 
 import dagster as dg
@@ -16,9 +18,10 @@ def alert_delivery(context: dg.SensorEvaluationContext):
     from mech_exo.alerts import flush_outbox, run_escalation
 
     home = default_home()
+    escalated = run_escalation(home)  # first: a level it parks is then flushed in this same tick
     flushed = flush_outbox(home)
-    escalated = run_escalation(home)
-    return dg.SkipReason(f"outbox: {flushed.get('delivered', 0)} delivered, {flushed.get('pending', 0)} pending; "
+    busy = f" ({flushed['in_flight']} being sent by another deliverer)" if flushed.get("in_flight") else ""
+    return dg.SkipReason(f"outbox: {flushed.get('delivered', 0)} delivered, {flushed.get('pending', 0)} pending{busy}; "
                          f"escalations: {len(escalated)}")
 
 

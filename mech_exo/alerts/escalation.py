@@ -3,8 +3,12 @@
 The decision "which levels are due" is the pure function ``due_steps`` (tested at the minute
 boundaries). Everything else is bookkeeping in the alert log: an ``escalation`` event per level
 reached and an ``ack`` event that stops the climb — so a restart resumes exactly where it stopped.
-A level is recorded *after* its message went out (or was parked in the outbox): a crash in between
-re-sends that level once rather than skipping it.
+A level's message is parked in the outbox first and handed to the background deliverer (a hung
+Telegram holds the caller at most ``grace_s``); the level is recorded after that: a crash in
+between re-sends that level once rather than skipping it.
+
+Who runs it: the daemon's ``alert_delivery`` sensor every 30 s, and — so a CRITICAL still climbs
+with the daemon down — ``service.service_pending`` at the end of every run and tick.
 """
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from mech_exo.alerts import outbox, telegram
+from mech_exo.alerts.common import settings_for, telegram_ready
+from mech_exo.alerts.deliverer import deliver_parked, park_telegram
 from mech_exo.alerts.settings import TelegramSecrets, telegram_secrets
 from mech_exo.alerts.state import AlertNotFound, file_lock, load_state, parse_at, view
 from mech_exo.events import append_event, iso_utc, utc_now
@@ -34,7 +39,7 @@ def due_steps(chain: list[dict[str, Any]], alert_at: datetime, now: datetime, do
     return [s for s in chain if s["level"] not in done and elapsed >= s["after_minutes"] * 60]
 
 
-def _actions(state: dict[str, dict[str, Any]], cfg: dict[str, Any], now: datetime,
+def due_actions(state: dict[str, dict[str, Any]], cfg: dict[str, Any], now: datetime,
              only: str | None = None) -> list[dict[str, Any]]:
     out = []
     for aid, st in state.items():
@@ -56,9 +61,8 @@ def _actions(state: dict[str, dict[str, Any]], cfg: dict[str, Any], now: datetim
 
 def escalation_due(home: Home, now: datetime | None = None) -> list[dict[str, Any]]:
     """What ``run_escalation`` would do at ``now`` (read-only)."""
-    from mech_exo.alerts.core import settings_for
     cfg, _ = settings_for(home)
-    return _actions(load_state(home), cfg, now or utc_now())
+    return due_actions(load_state(home), cfg, now or utc_now())
 
 
 def _text(action: dict[str, Any]) -> str:
@@ -69,7 +73,6 @@ def _text(action: dict[str, Any]) -> str:
 
 
 def _perform(home: Home, action: dict[str, Any], cfg: dict[str, Any], secrets: TelegramSecrets) -> dict[str, Any]:
-    from mech_exo.alerts.core import telegram_ready
     ev = {"event": "escalation", "alert_id": action["alert_id"], "level": action["level"],
           "contact": action["contact"], "chain": action["chain"], "after_minutes": action["after_minutes"]}
     if action["after_minutes"] == 0 and not action["chat_id"]:
@@ -81,12 +84,14 @@ def _perform(home: Home, action: dict[str, Any], cfg: dict[str, Any], secrets: T
         ev.update(notified_via="console", delivered=None, attempts=0, error=None)
         if telegram_ready(secrets, cfg):
             chat = str(action["chat_id"]) if action["chat_id"] else None
-            res = telegram.send_message(secrets, text, cfg["channels"]["telegram"], chat_id=chat)
-            ev.update(notified_via="telegram", delivered=res.delivered, attempts=res.attempts, error=res.error)
-            if not res.delivered:
-                ev["outbox_id"] = outbox.put(home, alert_id=action["alert_id"], channel=f"telegram@{action['level']}",
-                                             method="sendMessage", text=text, chat_id=chat,
-                                             attempts=res.attempts, error=res.error)["outbox_id"]
+            parked = park_telegram(home, action["alert_id"], f"telegram@{action['level']}",
+                                   [{"method": "sendMessage", "text": text}], chat_id=chat)
+            res = deliver_parked(home, parked, secrets, cfg["channels"]["telegram"])
+            # delivered None = still on its way (the grace ran out): the outbox has it, the log will say
+            ev.update(notified_via="telegram", delivered=None if res["pending"] else res["delivered"],
+                      attempts=res["attempts"], error=res["error"])
+            if not res["delivered"] and res["outbox_ids"]:
+                ev["outbox_id"] = res["outbox_ids"][0]
     ev["at"] = iso_utc()
     append_event(home.event_log("alerts"), ev)
     return ev
@@ -94,13 +99,12 @@ def _perform(home: Home, action: dict[str, Any], cfg: dict[str, Any], secrets: T
 
 def run_escalation(home: Home, now: datetime | None = None) -> list[dict[str, Any]]:
     """Send every due level once. Another run holding the lock → returns [] (it is doing the work)."""
-    from mech_exo.alerts.core import settings_for
     cfg, _ = settings_for(home)
     with file_lock(home.state_dir / "escalation.lock", blocking=False) as held:
         if not held:
             return []
         secrets = telegram_secrets()
-        return [_perform(home, act, cfg, secrets) for act in _actions(load_state(home), cfg, now or utc_now())]
+        return [_perform(home, act, cfg, secrets) for act in due_actions(load_state(home), cfg, now or utc_now())]
 
 
 def escalate_new_alert(home: Home, rec: dict[str, Any], now: datetime, cfg: dict[str, Any],
@@ -110,7 +114,7 @@ def escalate_new_alert(home: Home, rec: dict[str, Any], now: datetime, cfg: dict
         if not held:
             return []  # a scheduled run is busy; it (or the next one) picks this alert up
         return [_perform(home, act, cfg, secrets)
-                for act in _actions(load_state(home), cfg, now, only=rec["alert_id"])]
+                for act in due_actions(load_state(home), cfg, now, only=rec["alert_id"])]
 
 
 def ack(home: Home, alert_id: str, by: str) -> dict[str, Any]:

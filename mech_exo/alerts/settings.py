@@ -22,7 +22,12 @@ DEFAULT_API_BASE = "https://api.telegram.org"
 DEFAULT_ALERTS: dict[str, Any] = {
     "channels": {
         "telegram": {"enabled": True, "timeout_s": 5.0, "max_attempts": 3, "backoff_s": 1.0,
-                     "max_retry_after_s": 10.0, "parse_mode": None},
+                     "max_retry_after_s": 10.0, "parse_mode": None,
+                     # how long a caller (a run, a tick) waits for a message it raised before moving on; the
+                     # background deliverer keeps trying, what is not delivered waits in the outbox
+                     "grace_s": 2.0,
+                     # how long a finishing process waits for its background deliveries before it exits
+                     "exit_grace_s": 3.0},
         "console": {"enabled": True},
         "log": {"enabled": True},
     },
@@ -97,6 +102,8 @@ def validate(cfg: dict[str, Any], path: Path) -> dict[str, Any]:
     tg["max_attempts"] = _number(path, "channels.telegram.max_attempts", tg["max_attempts"], int, 1)
     tg["backoff_s"] = _number(path, "channels.telegram.backoff_s", tg["backoff_s"], float, 0)
     tg["max_retry_after_s"] = _number(path, "channels.telegram.max_retry_after_s", tg["max_retry_after_s"], float, 0)
+    tg["grace_s"] = _number(path, "channels.telegram.grace_s", tg["grace_s"], float, 0)
+    tg["exit_grace_s"] = _number(path, "channels.telegram.exit_grace_s", tg["exit_grace_s"], float, 0)
     routing = cfg.get("routing") or {}
     if not isinstance(routing, dict):
         raise ConfigError(f"{path}: routing must be a mapping severity -> [channels]")

@@ -1,4 +1,5 @@
-"""`exo alerts config|history|ack`: what the alert system will do, what it did, and stopping escalation.
+"""`exo alerts config|history|ack|flush`: what the alert system will do, what it did, stopping
+escalation, and delivering what waits in the outbox now (no daemon needed).
 
 Why these read the event log and config directly (``mech_exo.alerts``) and never the snapshot:
 ``alert_log`` in the snapshot is only as fresh as the last build, while an on-call acknowledging
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
+import time
 from typing import Any
 
 import click
@@ -63,7 +66,8 @@ def config_cmd(home: Home, as_json: bool) -> None:
     t = table("Channels", "Channel", "Enabled", "Ready", "Detail")
     t.add_row("telegram", _yes(tg["enabled"]), _yes(tg["ready"]),
               f"TELEGRAM_BOT_TOKEN {tg['token']}, TELEGRAM_CHAT_ID {tg['chat_id']}, api {tg['api_base']}, "
-              f"timeout {tg['timeout_s']:g}s, {tg['max_attempts']} attempts")
+              f"timeout {tg['timeout_s']:g}s, {tg['max_attempts']} attempts, "
+              f"callers wait {tg['grace_s']:g}s (exit {tg['exit_grace_s']:g}s), then the outbox")
     t.add_row("console", _yes(s["channels"]["console"]["enabled"]), _yes(s["channels"]["console"]["enabled"]), "stderr")
     t.add_row("log", _yes(True), _yes(True), s["channels"]["log"]["path"])
     c.print(t)
@@ -157,3 +161,67 @@ def ack_cmd(home: Home, alert_id: str, by: str | None, as_json: bool) -> None:
     else:
         c.print(f"[green]acknowledged[/] alert {rec['alert_id']} by {rec['acked_by']} at {rec['acked_at']}: escalation stops"
                 + (f" (it had reached {rec['escalation_level']})" if rec["escalation_level"] else ""))
+
+
+# --- flush -----------------------------------------------------------------------------------------
+
+@alerts.command("flush")
+@click.option("--escalate/--no-escalate", default=True, show_default=True,
+              help="Also send the escalation levels that are due (what the daemon's sensor does).")
+@json_option
+@pass_home
+def flush_cmd(home: Home, escalate: bool, as_json: bool) -> None:
+    """Deliver the outbox now, in this process (no daemon needed): what was delivered, what still
+    waits and why. Exit 1 when something stays undelivered (or was given up), 0 when the outbox is empty."""
+    from mech_exo.alerts import flush_outbox, run_escalation
+    from mech_exo.alerts.common import settings_for
+    from mech_exo.alerts.deliverer import drain
+    from mech_exo.alerts.flush import pending_report
+
+    tg = settings_for(home)[0]["channels"]["telegram"]
+    n = int(tg["max_attempts"])
+    # the longest one message can take under the retry policy: how long another deliverer may hold one
+    per_message = min(60.0, tg["timeout_s"] * n + tg["backoff_s"] * (2 ** (n - 1) - 1) + tg["max_retry_after_s"])
+    escalations = run_escalation(home) if escalate else []
+    if escalations:  # their messages went to this process's background deliverer: let it finish first
+        drain(per_message)
+    summary = flush_outbox(home)
+    summary["escalations"] = escalations
+    deadline = time.monotonic() + per_message
+    while any(p["in_flight_by"] for p in summary["still_pending"]) and time.monotonic() < deadline:
+        time.sleep(0.2)  # another deliverer holds some: wait for its outcome, then retry what it left
+        again = flush_outbox(home, only={p["outbox_id"] for p in summary["still_pending"] if p["in_flight_by"]})
+        for k in ("attempted", "delivered", "failed", "dead"):
+            summary[k] += again[k]
+        summary["items"] += again["items"]
+        left = pending_report(home)
+        summary.update(in_flight=again["in_flight"], still_pending=left, pending=len(left),
+                       stopped_early=again["stopped_early"] or summary["stopped_early"])
+    failed = summary["pending"] > 0 or summary["dead"] > 0
+    if as_json:
+        emit_json(summary)
+        if failed:
+            sys.exit(1)
+        return
+    c = console()
+    for e in escalations:
+        c.print(f"escalated alert {e['alert_id']} to {escape(str(e['contact']))} ({e['level']}) via {e['notified_via']}")
+    for it in summary["items"]:
+        what = f"{it['method']} of alert {it['alert_id']} ({it['channel']})"
+        if it["status"] == "delivered":
+            c.print(f"[green]delivered[/] {what}")
+        elif it["status"] == "dead":
+            c.print(f"[bold red]given up[/] {what}: {escape(str(it['error']))} (kept in outbox/dead)")
+    c.print(f"outbox: {summary['delivered']} delivered, {summary['failed']} failed, {summary['dead']} given up, "
+            f"{summary['pending']} still pending")
+    if summary["skipped"]:
+        c.print(f"[yellow]not sent[/]: {summary['skipped']}")
+    if summary["stopped_early"]:
+        c.print(f"[yellow]stopped early[/]: {escape(summary['stopped_early'])}")
+    for p in summary["still_pending"]:
+        why = (f"being sent now by pid {p['in_flight_by'].get('pid')}" if p["in_flight_by"]
+               else escape(str(p["last_error"] or "not tried yet")))
+        c.print(f"[bold red]pending[/] {p['method']} of alert {p['alert_id']} ({p['channel']}), "
+                f"{p['attempts']} attempt(s) since {p['created_at']}: {why}")
+    if failed:
+        sys.exit(1)

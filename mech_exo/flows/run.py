@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from mech_exo.guard_runner import service_alerts
 from mech_exo.home import Home, exo_home_env
 from mech_exo.pipeline_state import pipeline_failure_alert
 from mech_exo.runstate import as_jsonable, read_state, utc_now, write_run_status
@@ -166,6 +167,7 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
         report.duration_s = round(time.perf_counter() - t0, 3)
         if step is not None:
             pipeline_failure_alert(home, step, error or "", guards_ran=guards_ran)
+            service_alerts(home)  # no guard tick ran after this alert: deliver / escalate it now
         write_run_status(home, as_jsonable(report))
         return report
 
