@@ -24,6 +24,10 @@ from typing import Any, Callable
 from mech_exo.home import Home, exo_home_env
 
 
+# how often an idle watcher delivers the outbox and runs due escalations (no daemon needed)
+SERVICE_EVERY_S = 30.0
+
+
 def stop_file(home: Home):
     """Written by `exo flows stop --flow intraday-watch`: the watcher ends at its next poll."""
     return home.state_dir / "intraday_watch.stop"
@@ -142,15 +146,22 @@ class Watcher:
         last, ticks = None, 0
         stop = stop_file(self.home)
         stop.unlink(missing_ok=True)  # a request left over from an earlier watcher is not for us
+        serviced = time.monotonic()
         while ticks == 0 or not (until() or stop.exists()):
             fp = inputs_fingerprint(self.home)
             if fp != last:
                 last = fp
                 result = self.tick()
                 ticks += 1
+                serviced = time.monotonic()   # the tick's guard step serviced the outbox
                 if on_tick:
                     on_tick(result)
             else:
+                if time.monotonic() - serviced >= SERVICE_EVERY_S:  # escalations climb between ticks too
+                    from mech_exo.guard_runner import service_alerts
+
+                    service_alerts(self.home)
+                    serviced = time.monotonic()
                 time.sleep(poll_s)
         stop.unlink(missing_ok=True)
         return ticks
