@@ -3,7 +3,8 @@ whose one step sits in the ``exo_warehouse`` pool and tags its process as the re
 (``pool.tag_holder``). It can fail with a one-line reason or hold the slot for a while, so a test
 can kill its process with -9 while it holds the slot.
 
-Also a tiny code location (``defs``) with a sensor that is RUNNING by default, for a real daemon.
+Also a tiny code location (``defs``) with a sensor, stopped by default: `dagster sensor start` records it
+RUNNING in the instance, as an on-call (or the UI) starting it would, and a real daemon then ticks it.
 
 Run as a script: ``python tests/health_jobs.py HOME HOLD_S`` (prints "holding" when it has the slot).
 """
@@ -51,7 +52,7 @@ def execute(home_root, *, fail: bool = False, hold_s: float = 0.0, tags=None):
             instance=inst, raise_on_error=False, tags=tags or {})
 
 
-@dg.sensor(name="health_probe", minimum_interval_seconds=1, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(name="health_probe", minimum_interval_seconds=1, default_status=dg.DefaultSensorStatus.STOPPED)
 def health_probe(context):
     return dg.SkipReason("probe")
 

@@ -369,13 +369,16 @@ def test_an_unreadable_instance_is_a_failed_component_not_a_crash(home):
 
 
 def test_a_locked_run_storage_answers_within_the_budget(home):
+    """WAL readers are not blocked by a writer; a connection in exclusive locking mode blocks them
+    (as a wedged process holding the storage would): the read gives up at the budget."""
     import health_jobs
 
     assert health_jobs.execute(home.root).success
     runs_db = next(home.dagster_home.rglob("runs.db"))
     locker = subprocess.Popen([sys.executable, "-c", (
         "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
-        "c.execute('begin exclusive'); print('locked', flush=True); sys.stdin.read()"), str(runs_db)],
+        "c.execute('pragma locking_mode=exclusive'); c.execute('begin exclusive'); "
+        "c.execute('select count(*) from runs').fetchone(); print('locked', flush=True); sys.stdin.read()"), str(runs_db)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert locker.stdout.readline().strip() == "locked"
