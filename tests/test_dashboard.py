@@ -314,7 +314,7 @@ def test_api_shows_a_halt_immediately(mutable_home):
                 by="sensor:monthly-drawdown-guard")
     ks = c.get("/api/risk/current").get_json()["killswitch"]
     assert ks["halted"] is True and ks["trigger"] == "monthly_stop" and "MONTHLY STOP-LOSS" in ks["reason"]
-    assert c.get("/health").status_code == 200  # a halt is not a dashboard fault
+    assert_healthy_but_for_escalation(c.get("/health"))  # a halt is not a dashboard fault
 
 
 # --- the server process --------------------------------------------------------------------------------
@@ -346,7 +346,11 @@ def test_module_serves_on_loopback_with_a_pid_file(crash_dash):
                 break
             except OSError:
                 time.sleep(0.2)
-        assert status == 200, proc.stdout.read().decode() if proc.poll() is not None else status
+        # 503 only for the escalation component when it cannot be checked (see assert_healthy_but_for_escalation)
+        expected = 200 if _escalation_checkable() else 503
+        assert status == expected, proc.stdout.read().decode() if proc.poll() is not None else (status, body)
+        if status == 503:
+            assert [p.split(":")[0] for p in body["problems"]] == ["alert escalation"], body["problems"]
         rec = json.loads(pid_path.read_text())
         assert rec["pid"] == proc.pid and rec["host"] == "127.0.0.1" and rec["port"] == port
         assert rec["url"] == f"http://127.0.0.1:{port}/dashboard/risk-live" and rec["home"] == str(crash_dash.root)
