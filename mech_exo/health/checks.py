@@ -155,8 +155,8 @@ def judge_pipeline_runs(runs: Sequence[RunFact], cli: Mapping[str, Any] | None, 
     name = "pipeline runs"
     n = now.timestamp()
     day = [o for o in outs if o["at"] is not None and n - 86400 <= o["at"] <= n + 60]
-    tally = (f"last 24 h: {len(day)} finished ({sum(1 for o in day if o['source'].startswith('Dagster'))} by Dagster "
-             f"sensors/schedules/UI, {sum(1 for o in day if o['source'].startswith('exo run'))} by `exo run`), "
+    tally = (f"last 24 h: {len(day)} finished ({sum(1 for o in day if o['source'].startswith('Dagster'))} started in Dagster "
+             f"(sensor, schedule, UI), {sum(1 for o in day if o['source'].startswith('exo run'))} by `exo run`), "
              f"{sum(1 for o in day if not o['ok'])} failed")
     data = {"latest": outs[0] if outs else None, "finished_24h": len(day),
             "failed_24h": sum(1 for o in day if not o["ok"]), "counts_24h": dict(counts_24h or {})}
