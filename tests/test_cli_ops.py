@@ -396,18 +396,28 @@ def test_health_system_versions_env_and_telegram_state(live, tg, monkeypatch):
 
 
 def test_health_full_check_grades_each_component(home):
+    from mech_exo.health.halt_path import escalation_source
+
+    have_escalation = escalation_source()[0] is not None   # mech_exo.alerts' escalation_overdue
+    escalation = "OK" if have_escalation else "UNKNOWN"     # never OK when it cannot be checked
     p = js(home, "health", "full-check", code=1)
     st = {c["component"]: c["status"] for c in p["components"]}
     assert st == {"config files": "OK", "kill-switch": "OK", "snapshot": "OK", "data checks (GE)": st["data checks (GE)"],
-                  "last pipeline run": "WARN", "rollback drill": "FAIL", "alert outbox": "OK"}
+                  "rollback drill": "FAIL", "alert outbox": "OK", "Dagster instance": "OK", "pipeline runs": "WARN",
+                  "warehouse pool": "OK", "pipeline freshness": st["pipeline freshness"], "Dagster daemon": "WARN",
+                  "alert escalation": escalation}
     assert st["data checks (GE)"] in ("OK", "WARN")  # freshness is a WARN depending on the wall clock
-    # a recent live drill pass turns the drill green; the run is then healthy
+    # no run ever: WARN outside the session, FAIL (stale) in it — depends on the wall clock
+    assert st["pipeline freshness"] in ("WARN", "FAIL")
+    # a recent live drill pass turns the drill green; with a fresh run the check is then healthy
     now = iso_utc()
     append_event(home.event_log("drills"), {"drill_id": "Dtest", "started_at": now, "finished_at": now,
                                             "duration_s": 1.0, "dry_run": False, "status": "PASS"})
     (home.state_dir / "last_run.json").write_text(json.dumps({"ok": True, "finished_at": now}))
-    p = js(home, "health", "full-check")
-    assert p["ok"] and {c["component"]: c["status"] for c in p["components"]}["rollback drill"] == "OK"
+    p = js(home, "health", "full-check", code=0 if have_escalation else 1)
+    st = {c["component"]: c["status"] for c in p["components"]}
+    assert p["ok"] is have_escalation and st["rollback drill"] == "OK" and st["pipeline runs"] == "OK"
+    assert st["pipeline freshness"] == "OK" and st["alert escalation"] == escalation
     # a corrupt kill-switch and a broken risk.yml are FAILs, named
     home.killswitch_yml.write_text("trading_enabled: [\n")
     home.risk_yml.write_text("var: {window: lots}\n")
@@ -417,7 +427,7 @@ def test_health_full_check_grades_each_component(home):
     assert comp["config files"]["status"] == "FAIL" and "var.window" in comp["config files"]["detail"]
     n_fail = sum(c["status"] == "FAIL" for c in comp.values())
     assert comp["data checks (GE)"]["status"] == "FAIL" and "var.window" in comp["data checks (GE)"]["detail"]
-    assert n_fail == 3 and "3 FAIL" in res.output
+    assert n_fail == 3 and "3 FAIL" in res.output and "To recover" in res.output
 
 
 def test_health_full_check_warns_on_a_waiting_outbox(live, tg):

@@ -10,7 +10,12 @@ snapshot is opened (read-only); the build file is only ``stat``-ed for its size.
 * data checks FAIL on an ERROR-severity failure, WARN on a WARN one (a stale feed);
 * the drill badge maps green/yellow/red → OK/WARN/FAIL (red = never drilled or > 120 days, which
   the daily drill check itself alerts as CRITICAL);
-* undelivered messages waiting in the alert outbox are WARN (people did not get an alert).
+* undelivered messages waiting in the alert outbox are WARN (people did not get an alert);
+* the halt path (``mech_exo.health``): the Dagster instance, the pipeline's runs from every origin
+  (Dagster sensors/schedules/UI and `exo run`), a wedged warehouse pool, a stale pipeline in
+  session, a daemon down while schedules expect it, escalations overdue. UNKNOWN (could not be
+  verified) is never healthy: like FAIL it makes full-check exit 1. Every non-OK component says
+  what to run to recover.
 """
 from __future__ import annotations
 
@@ -22,13 +27,15 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import click
+from rich.markup import escape
 
-from mech_exo.cli.common import SEVERITY_STYLE, console, emit_json, json_option, pass_home
+from mech_exo.cli.common import console, emit_json, json_option, pass_home
 from mech_exo.events import parse_utc
 from mech_exo.home import Home
 
 FRESH_HOURS = 24.0
-OK, WARN, FAIL = "OK", "WARN", "FAIL"
+OK, WARN, FAIL, UNKNOWN = "OK", "WARN", "FAIL", "UNKNOWN"
+STATUS_STYLE = {OK: "green", WARN: "yellow", FAIL: "bold red", UNKNOWN: "bold magenta"}
 
 
 @click.group("health")
@@ -267,17 +274,6 @@ def _check_data(home: Home) -> tuple[str, str]:
     return OK, f"all {len(outs)} checks passed"
 
 
-def _check_last_run(home: Home) -> tuple[str, str]:
-    from mech_exo.pipeline import read_run_status
-
-    r = read_run_status(home)
-    if r is None:
-        return WARN, "no pipeline run recorded (data/state/last_run.json) — run `exo run`"
-    if not r.get("ok"):
-        return FAIL, f"failed at {r.get('failed_step')}: {r.get('error')} ({r.get('finished_at')})"
-    return OK, f"ok, finished {r.get('finished_at')}"
-
-
 def _check_drill(home: Home) -> tuple[str, str]:
     from mech_exo.drill import drill_status
 
@@ -303,42 +299,87 @@ def _check_outbox(home: Home) -> tuple[str, str]:
 
 CHECKS: list[tuple[str, Callable[[Home], tuple[str, str]]]] = [
     ("config files", _check_configs), ("kill-switch", _check_killswitch), ("snapshot", _check_snapshot),
-    ("data checks (GE)", _check_data), ("last pipeline run", _check_last_run), ("rollback drill", _check_drill),
-    ("alert outbox", _check_outbox)]
+    ("data checks (GE)", _check_data), ("rollback drill", _check_drill), ("alert outbox", _check_outbox)]
+# fixes for the checks above (the halt-path components carry their own)
+FIXES = {"config files": "fix the file and line named (`exo run` halts trading while risk.yml is unreadable)",
+         "kill-switch": "`exo kill status`; restore config/killswitch.yml from its history or a backup",
+         "snapshot": "`exo run`", "data checks (GE)": "`exo data validate`; the run-book's data-issue path",
+         "rollback drill": "`exo drill rollback --dry-run`, then a live `exo drill rollback`",
+         "alert outbox": "`exo alerts flush`"}
 
 
-def full_check(home: Home) -> list[dict[str, str]]:
-    """Every component graded; a check that itself crashes is FAIL with the error (never hidden)."""
+def full_check(home: Home, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every component graded; a check that itself crashes is FAIL with the error (never hidden).
+    The halt path's components (``mech_exo.health.halt_path``) follow the file checks."""
+    import threading
+
+    from mech_exo.health.dagster_facts import preload
+
+    # Dagster's import (seconds) overlaps the file checks; the halt-path read then only reads
+    threading.Thread(target=lambda: _quiet(preload), name="exo-health-preload", daemon=True).start()
     out = []
     for name, fn in CHECKS:
         try:
             status, detail = fn(home)
         except Exception as exc:  # noqa: BLE001 — the health check must report, not die
             status, detail = FAIL, f"check crashed: {exc.__class__.__name__}: {exc}"
-        out.append({"component": name, "status": status, "detail": detail})
+        out.append({"component": name, "status": status, "detail": detail,
+                    "fix": FIXES.get(name) if status != OK else None})
+    try:
+        from mech_exo.health.halt_path import halt_path_components
+
+        out += [comp.as_dict() for comp in halt_path_components(home, now)]
+    except Exception as exc:  # noqa: BLE001
+        out.append({"component": "halt path", "status": FAIL, "detail": f"check crashed: {exc.__class__.__name__}: {exc}",
+                    "fix": "`exo flows status`", "data": {}})
     return out
 
 
+def _quiet(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 — the read itself reports what is wrong
+        pass
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 instant (e.g. 2026-11-20T15:00:00Z)", param_hint="--now")
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
 @health.command("full-check")
+@click.option("--now", default=None, help="Judge as of this UTC instant (ISO-8601); default: the clock.")
 @json_option
 @pass_home
-def full_check_cmd(home: Home, as_json: bool) -> None:
-    """Every component OK / WARN / FAIL: configs, kill-switch, snapshot freshness, data checks, last run,
-    drill badge, alert outbox. Exit 1 if any FAIL."""
+def full_check_cmd(home: Home, now: str | None, as_json: bool) -> None:
+    """Every component OK / WARN / FAIL / UNKNOWN: configs, kill-switch, snapshot freshness, data checks,
+    drill badge, alert outbox, and the halt path — Dagster instance, pipeline runs (Dagster and `exo run`),
+    warehouse pool (wedged?), pipeline freshness (stale in session?), Dagster daemon, alert escalation.
+    Exit 1 if any FAIL or UNKNOWN; each such component says what to run to recover."""
     from mech_exo.cli.risk_cmds import table
 
-    rows = full_check(home)
-    failed = [r for r in rows if r["status"] == FAIL]
+    rows = full_check(home, _parse_now(now))
+    bad = [r for r in rows if r["status"] in (FAIL, UNKNOWN)]
     if as_json:
-        emit_json({"ok": not failed, "components": rows})
+        emit_json({"ok": not bad, "components": rows})
     else:
         t = table(f"Health check — {home.root}", "Component", "Status", "Detail")
         for r in rows:
-            t.add_row(r["component"], f"[{SEVERITY_STYLE[r['status']]}]{r['status']}[/]", r["detail"])
+            t.add_row(r["component"], f"[{STATUS_STYLE[r['status']]}]{r['status']}[/]", escape(r["detail"]))
         c = console()
         c.print(t)
-        warns = sum(r["status"] == WARN for r in rows)
-        c.print(f"[bold red]{len(failed)} FAIL[/], {warns} WARN" if failed else
-                f"[green]healthy[/]: {warns} WARN")
-    if failed:
+        counts = {s: sum(r["status"] == s for r in rows) for s in (FAIL, UNKNOWN, WARN)}
+        summary = f"{counts[FAIL]} FAIL, {counts[UNKNOWN]} UNKNOWN, {counts[WARN]} WARN"
+        c.print(f"[bold red]unhealthy[/]: {summary}" if bad else f"[green]healthy[/]: {summary}")
+        fixes = [r for r in rows if r["status"] != OK and r.get("fix")]
+        if fixes:
+            c.print("To recover:")
+            for r in sorted(fixes, key=lambda r: {FAIL: 0, UNKNOWN: 1, WARN: 2}[r["status"]]):
+                c.print(f"  [{STATUS_STYLE[r['status']]}]{r['status']}[/] {escape(r['component'])}: {escape(r['fix'])}")
+    if bad:
         sys.exit(1)

@@ -2,7 +2,7 @@
 
 Routes:
 * ``/dashboard/risk-live`` (also ``/``) — the page (``mech_exo.reporting.dash_layout.risk_live``);
-* ``/health`` — JSON health, HTTP 503 when unhealthy (``mech_exo.dashboard.health``);
+* ``/health`` — JSON health (an HTML view for a browser), HTTP 503 when unhealthy (``mech_exo.dashboard.health``);
 * ``/api/risk/current`` — JSON headline risk (schema in docs/DASHBOARD.md).
 
 Binds 127.0.0.1 by default: the page has no authentication, so exposing it on a network interface
@@ -113,6 +113,14 @@ def create_app(home: Home | str | os.PathLike | None = None, *, now: datetime | 
         except ClockError as exc:
             return _json({"error": str(exc)}, 400)
         body, ok = health_report(engine, now_)
+        fmt = request.args.get("format")
+        best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+        if fmt == "html" or (fmt is None and best == "text/html"
+                             and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]):
+            from mech_exo.dashboard.health import render_html
+
+            return Response(render_html(body), status=200 if ok else 503, mimetype="text/html",
+                            headers={"Cache-Control": "no-store"})
         return _json(body, 200 if ok else 503)
 
     @server.route("/api/risk/current")
