@@ -396,7 +396,7 @@ def test_health_system_versions_env_and_telegram_state(live, tg, monkeypatch):
 
 
 def test_health_full_check_grades_each_component(home):
-    from mech_exo.health.halt_path import escalation_source
+    from mech_exo.flows.halt_path import escalation_source
 
     have_escalation = escalation_source()[0] is not None   # mech_exo.alerts' escalation_overdue
     escalation = "OK" if have_escalation else "UNKNOWN"     # never OK when it cannot be checked

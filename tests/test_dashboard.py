@@ -218,7 +218,7 @@ def _walk(component):
 # --- /health and /api/risk/current -------------------------------------------------------------------
 
 def _escalation_checkable() -> bool:
-    from mech_exo.health.halt_path import escalation_source
+    from mech_exo.flows.halt_path import escalation_source
 
     return escalation_source()[0] is not None
 

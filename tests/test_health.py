@@ -35,7 +35,7 @@ FRI_CLOSE = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)      # Friday 16:
 
 
 def _escalation_available() -> bool:
-    from mech_exo.health.halt_path import escalation_source
+    from mech_exo.flows.halt_path import escalation_source
 
     return escalation_source()[0] is not None
 
@@ -183,7 +183,7 @@ def home(tmp_path, monkeypatch):
 
 
 def comps(home, now=None, **kw):
-    from mech_exo.health.halt_path import halt_path_components
+    from mech_exo.flows.halt_path import halt_path_components
 
     return {x.component: x for x in halt_path_components(home, now, **kw)}
 
@@ -229,8 +229,8 @@ def test_stale_pipeline_in_session_after_a_real_success(home):
     assert health_jobs.execute(home.root).success
     truth = runs_in_instance(home)
     assert [s for _, s in truth] == ["SUCCESS"]
-    from mech_exo.health.dagster_facts import read_facts
-    from mech_exo.health.halt_path import last_success
+    from mech_exo.flows.health_facts import read_facts
+    from mech_exo.flows.halt_path import last_success
 
     facts = read_facts(home)
     end = last_success(facts, None)
@@ -382,7 +382,7 @@ def test_a_locked_run_storage_answers_within_the_budget(home):
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert locker.stdout.readline().strip() == "locked"
-        from mech_exo.health.dagster_facts import read_facts
+        from mech_exo.flows.health_facts import read_facts
 
         read_facts(home, budget_s=0.1)                               # imports paid once, as in the dashboard
         t0 = time.monotonic()
@@ -399,7 +399,7 @@ def test_a_locked_run_storage_answers_within_the_budget(home):
 # --- escalation ----------------------------------------------------------------------------------------
 
 def test_escalation_unknown_when_its_source_is_missing_and_that_is_unhealthy(home, monkeypatch):
-    from mech_exo.health import halt_path
+    from mech_exo.flows import halt_path
 
     monkeypatch.setattr(halt_path, "ESCALATION_SOURCES", ("mech_exo.alerts.no_such_module",))
     esc = comps(home)["alert escalation"]

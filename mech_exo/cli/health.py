@@ -61,7 +61,7 @@ def database_payload(home: Home, verbose: bool, now: datetime | None = None) -> 
     """Snapshot present/readable, its age and size, the last run's status, the build file's size."""
     import duckdb
 
-    from mech_exo.pipeline import read_run_status
+    from mech_exo.runstate import read_run_status
 
     now = now or datetime.now(timezone.utc)
     snap = home.analytics_db
@@ -310,10 +310,10 @@ FIXES = {"config files": "fix the file and line named (`exo run` halts trading w
 
 def full_check(home: Home, now: datetime | None = None) -> list[dict[str, Any]]:
     """Every component graded; a check that itself crashes is FAIL with the error (never hidden).
-    The halt path's components (``mech_exo.health.halt_path``) follow the file checks."""
+    The halt path's components (``mech_exo.flows.halt_path``) follow the file checks."""
     import threading
 
-    from mech_exo.health.dagster_facts import preload
+    from mech_exo.flows.health_facts import preload
 
     # Dagster's import (seconds) overlaps the file checks; the halt-path read then only reads
     threading.Thread(target=lambda: _quiet(preload), name="exo-health-preload", daemon=True).start()
@@ -326,7 +326,7 @@ def full_check(home: Home, now: datetime | None = None) -> list[dict[str, Any]]:
         out.append({"component": name, "status": status, "detail": detail,
                     "fix": FIXES.get(name) if status != OK else None})
     try:
-        from mech_exo.health.halt_path import halt_path_components
+        from mech_exo.flows.halt_path import halt_path_components
 
         out += [comp.as_dict() for comp in halt_path_components(home, now)]
     except Exception as exc:  # noqa: BLE001

@@ -82,7 +82,7 @@ def health_report(engine: RiskQueryEngine, now: datetime | None = None) -> tuple
             problems.append(f"{comp['component']}: {comp['status']} — {comp['detail']}"
                             + (f" (recover: {comp['fix']})" if comp.get("fix") else ""))
 
-    from mech_exo.pipeline import read_run_status
+    from mech_exo.runstate import read_run_status
 
     run = read_run_status(home) or {}
     last_build = ({"finished_at": run.get("finished_at"), "ok": run.get("ok"), "failed_step": run.get("failed_step"),
@@ -96,7 +96,7 @@ def health_report(engine: RiskQueryEngine, now: datetime | None = None) -> tuple
 
 def _halt_path(home, now: datetime, session_dates) -> dict[str, Any]:
     from mech_exo.health import UNHEALTHY
-    from mech_exo.health.halt_path import halt_path_components
+    from mech_exo.flows.halt_path import halt_path_components
 
     try:
         comps = [c.as_dict() for c in halt_path_components(home, now, session_dates=session_dates)]
