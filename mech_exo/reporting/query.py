@@ -21,16 +21,18 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from mech_exo import bands
 from mech_exo.config import ConfigError, load_risk_config
 from mech_exo.guards import concentration_violations
 from mech_exo.home import Home
-from mech_exo.reporting.snapshot import NoData, one, rows, snapshot
+from mech_exo.reporting import read
+from mech_exo.reporting.snapshot import NoData, snapshot
 
 SCHEMA_VERSION = 1
 TOP_CONTRIBUTORS = 5
 
-# Traffic-light levels used on the page and in the API.
-GREEN, YELLOW, RED, UNKNOWN = "green", "yellow", "red", "unknown"
+# Traffic-light levels used on the page and in the API (defined with the bands).
+GREEN, YELLOW, RED, UNKNOWN = bands.GREEN, bands.YELLOW, bands.RED, bands.UNKNOWN
 
 
 def _utc(ts: Any) -> datetime | None:
@@ -69,62 +71,24 @@ def as_json(obj: Any) -> Any:
 
 
 def loss_level(fraction: float | None, stop_pct: float, warning_pct: float) -> str:
-    """green / yellow / red of a return against a guard's thresholds, with the guards' rule:
-    the percentage rounded to 6 decimals ``<=`` the threshold ("falls to X or below")."""
-    if fraction is None:
-        return UNKNOWN
-    pct = round(fraction * 100, 6)
-    if pct <= stop_pct:
-        return RED
-    if pct <= warning_pct:
-        return YELLOW
-    return GREEN
+    """green / yellow / red of a return against a guard's thresholds, with the guards' rule
+    (``mech_exo.bands.loss_light``: the percentage rounded to 6 decimals ``<=`` the threshold)."""
+    return bands.loss_light(fraction, stop_pct, warning_pct)
 
 
-def monthly_warning_pct(risk: dict) -> float:
-    """risk.yml has no monthly warning; we warn at ``monthly_stop.warning_pct`` if set, else at half the stop."""
-    cfg = risk["monthly_stop"]
-    return float(cfg.get("warning_pct", cfg["threshold_pct"] / 2.0))
+monthly_warning_pct = bands.monthly_warning_pct
 
 
 # --- reading the snapshot ---------------------------------------------------------------------------
 
-_SQL = {
-    "daily": "select session_date, nav, pnl, daily_return from nav_daily order by session_date desc limit 1",
-    "intraday": "select ts, session_date, nav, day_pnl, day_return from nav_intraday order by ts desc limit 1",
-    "worst": """select ts, day_return from nav_intraday
-                where session_date = (select max(session_date) from nav_intraday) and day_return is not null
-                order by day_return asc, ts asc limit 1""",
-    "mtd": """select session_date, month, mtd_return, mtd_drawdown, history_days, guard_armed, breached
-              from mtd_drawdown order by session_date desc limit 1""",
-    "var": """select session_date, nav, n_obs, var95, var99, es95, es99, var95_usd, var99_usd,
-                     utilization95, utilization99, level, limit95_usd, limit99_usd
-              from var_daily order by session_date desc limit 1""",
-    "timeline": """select session_date, nav, n_obs, var95_usd, var99_usd, utilization95, utilization99, level,
-                          limit95_usd, limit99_usd
-                   from var_daily order by session_date""",
-    "positions": """select p.strategy, p.symbol, p.sector, p.name, p.quantity, p.mark, p.mark_source,
-                           p.market_value, p.weight, p.day_pnl, p.as_of, p.nav, p.session_date,
-                           r.var95_contribution, r.var99_contribution, r.var95_share, r.n_scenarios
-                    from positions_current p
-                    left join position_risk r on r.strategy = p.strategy and r.symbol = p.symbol
-                    order by r.var95_contribution desc nulls last, abs(p.market_value) desc,
-                             p.strategy, p.symbol""",
-    "heatmap": """select sector, strategy, sum(var95_contribution) as var95_contribution,
-                         sum(market_value) as market_value, count(*) as n_positions
-                  from position_risk group by sector, strategy order by sector, strategy""",
-    "latest_mark": "select max(ts) as ts from nav_intraday",
-    "sessions": "select distinct session_date from nav_intraday order by session_date desc limit 10",
-}
-
-
 def _read_snapshot(home: Home) -> dict[str, Any]:
     """Everything the page shows, from one read-only connection to the published snapshot."""
     with snapshot(home) as con:
-        out = {name: rows(con, sql) for name, sql in _SQL.items()
-               if name in ("timeline", "positions", "heatmap", "sessions")}
-        for name in ("daily", "intraday", "worst", "mtd", "var", "latest_mark"):
-            out[name] = one(con, _SQL[name])
+        out = {"timeline": read.var_timeline(con), "positions": read.positions_with_risk(con),
+               "heatmap": read.risk_heatmap(con), "sessions": read.recent_session_dates(con, 10),
+               "daily": read.latest_nav(con), "intraday": read.latest_intraday(con),
+               "worst": read.worst_intraday(con), "mtd": read.latest_mtd(con), "var": read.latest_var(con),
+               "latest_mark": read.latest_mark_ts(con)}
     if out["daily"] is None:
         raise NoData(f"no sessions in {home.analytics_db} yet — run `exo run` once market data has arrived")
     return out
@@ -230,7 +194,7 @@ class RiskQueryEngine:
         """True when the published snapshot opens read-only and answers a query on its models."""
         try:
             with snapshot(self.home) as con:
-                con.execute("select count(*) from nav_daily").fetchall()
+                read.probe(con)
             return True
         except Exception:  # noqa: BLE001 — any failure means "not reachable"; /health reports the reason
             return False
@@ -239,7 +203,7 @@ class RiskQueryEngine:
         """Why ``check_connection`` fails (None when it works) — for /health."""
         try:
             with snapshot(self.home) as con:
-                con.execute("select count(*) from nav_daily").fetchall()
+                read.probe(con)
             return None
         except NoData as exc:
             return str(exc)
