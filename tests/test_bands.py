@@ -176,3 +176,33 @@ def test_dbt_monthly_breached_equals_bands(risk):
             bad.append((mtd[i], d, got[i], want))
     assert not bad, f"mtd_drawdown guard_armed/breached and mech_exo.bands disagree, e.g. {bad[:5]}"
     assert {True, False} == {br for _, br in got.values()}
+
+
+def test_sensor_descriptions_follow_the_homes_thresholds(tmp_path):
+    """The Dagster sensors describe the home's own thresholds (a fresh process: descriptions are made at
+    import), and a malformed risk.yml falls back to the defaults instead of breaking the code location."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import json; from dagster_project.guards import sensors as s; "
+             "print(json.dumps({n: d for n, (_, d) in s.GUARD_SENSORS.items()} | "
+             "{'fresh': s.data_freshness_watch.description}))")
+    (tmp_path / "config").mkdir()
+    risk = tmp_path / "config" / "risk.yml"
+
+    def descriptions():
+        env = {**os.environ, "EXO_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+        out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        import json
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    risk.write_text("daily_stop: {threshold_pct: -1.1, warning_pct: -0.6}\nfreshness: {max_age_minutes: 7}\n")
+    d = descriptions()
+    assert d["intraday_pnl_sentinel"] == b.describe(load_risk_config(risk))[g.INTRADAY]
+    assert "≤ −1.1 %" in d["intraday_pnl_sentinel"] and "older than 7 minutes" in d["fresh"]
+    assert d["var_limit_guard"] == "VaR utilisation ≥ 70 % WARNING, > 90 % CRITICAL, > 100 % halt."
+    risk.write_text("daily_stop: {threshold_pct: not-a-number}\n")
+    assert descriptions()["intraday_pnl_sentinel"] == b.describe(RISK)[g.INTRADAY]
