@@ -181,3 +181,25 @@ def test_no_sql_left_in_the_cli_read_commands(module):
         if isinstance(node, ast.Attribute) and node.attr in ("execute", "sql"):
             found.append((node.lineno, f".{node.attr}("))
     assert not found, f"{path}: SQL outside mech_exo/reporting/read.py at {found}"
+
+
+def test_the_guards_inputs_are_answered_by_the_read_module(crash_home, con):
+    """What guard_runner.read_inputs reads with its own SQL today, the read module answers the same
+    (so guard_runner, pipeline.headline and cli/health can switch to it: see the helper's report)."""
+    from mech_exo.guard_runner import FILLS_TABLE, read_inputs
+
+    want = read_inputs(con)
+    d = read.latest_intraday_session(con)
+    assert str(d) == want["period"]
+    assert read.session_points(con, d) == want["points"]
+    var = read.latest_var(con)
+    assert all(var[k] == want["var"][k] for k in var)
+    mtd = read.latest_mtd(con)
+    assert all(mtd[k] == want["mtd"][k] for k in want["mtd"])
+    assert read.position_weights(con) == want["positions"]
+    assert read.max_ts(con, "nav_intraday") == want["latest_mark_ts"]
+    assert read.has_table(con, FILLS_TABLE) and read.max_ts(con, FILLS_TABLE) == want["latest_fill_ts"]
+    assert [r["session_date"] for r in read.recent_session_dates(con)] == want["session_dates"]
+    names = read.tables(con)
+    assert "nav_daily" in names and names == sorted(names) and not read.has_table(con, "no_such_model")
+    assert read.row_count(con, "nav_daily") == len(table(crash_home, "nav_daily"))

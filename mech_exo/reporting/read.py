@@ -26,6 +26,26 @@ def probe(con) -> None:
     con.execute("select count(*) from nav_daily").fetchall()
 
 
+def tables(con) -> list[str]:
+    """The snapshot's tables and views (schema main), by name."""
+    return [r["table_name"] for r in rows(con, "select table_name from information_schema.tables "
+                                               "where table_schema = 'main' order by 1")]
+
+
+def has_table(con, name: str) -> bool:
+    return bool(one(con, "select count(*) as n from information_schema.tables where table_name = ?", [name])["n"])
+
+
+def row_count(con, table: str) -> int:
+    """Rows of one table (the name is quoted, so any table name is safe)."""
+    return one(con, f'select count(*) as n from "{table.replace(chr(34), chr(34) * 2)}"')["n"]
+
+
+def max_ts(con, table: str) -> Any:
+    """The latest ``ts`` of a table (None when empty): the freshness watch's latest mark or fill."""
+    return one(con, f'select max(ts) as ts from "{table.replace(chr(34), chr(34) * 2)}"')["ts"]
+
+
 def latest_session(con) -> date | None:
     """The latest session in ``nav_daily`` (None without sessions)."""
     r = one(con, "select max(session_date) as d from nav_daily")
@@ -130,6 +150,16 @@ def session_worst(con, d: date) -> Row | None:
                     "where session_date = ?", [d])
 
 
+def latest_intraday_session(con) -> date | None:
+    """The latest session with intraday NAV points (what the intraday sentinel judges)."""
+    return one(con, "select max(session_date) as d from nav_intraday")["d"]
+
+
+def session_points(con, d: date) -> list[Row]:
+    """ts, session_date, day_return of every intraday point of session ``d`` (nulls included), in time order."""
+    return rows(con, "select ts, session_date, day_return from nav_intraday where session_date = ? order by ts", [d])
+
+
 def intraday_returns(con, d: date) -> list[Row]:
     """ts, day_return of every point of session ``d`` that has a return, in time order."""
     return rows(con, "select ts, day_return from nav_intraday where session_date = ? and day_return is not null "
@@ -214,7 +244,7 @@ def positions(con) -> list[Row]:
 
 def position_weights(con) -> list[Row]:
     """strategy, symbol, weight: what the concentration guard judges."""
-    return rows(con, "select strategy, symbol, weight from positions_current")
+    return rows(con, "select strategy, symbol, weight from positions_current order by strategy, symbol")
 
 
 def positions_with_risk(con) -> list[Row]:
