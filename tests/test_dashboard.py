@@ -18,8 +18,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from conftest import copy_home, snapshot_query as q
+from conftest import copy_home
+from conftest import snapshot_query as q
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts" / "dashboard"
@@ -177,7 +177,8 @@ def test_page_var_and_weight_colours_are_the_guards_bands():
     """The VaR card, its utilisation bar and the position table judge with mech_exo.bands: the same
     6-decimal rounding and edges as the VaR guard and dbt's var_daily.level (the bar used to compare
     the raw fraction, so 69.99999999 % showed green on the bar and yellow on the card)."""
-    from mech_exo import bands, guards as g
+    from mech_exo import bands
+    from mech_exo import guards as g
     from mech_exo.config import load_risk_config
     from mech_exo.reporting.dash_layout import theme as t
     from mech_exo.reporting.dash_layout.book import positions_table

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-
 from conftest import AFTER_LAST_SESSION, copy_home
+
 from mech_exo.cli.main import cli
 from mech_exo.reporting import read
 from mech_exo.reporting.query import RiskQueryEngine

@@ -16,6 +16,7 @@ from dagster_project.pipeline.assets import SNAPSHOT_KEY
 from dagster_project.resources import default_home
 from mech_exo import guards as g
 
+
 def _described() -> dict[str, str]:
     """The guards' sentences with this home's thresholds (``mech_exo.bands.describe``). A malformed
     risk.yml must not stop the code location loading — the guards fail closed on it at tick time — so

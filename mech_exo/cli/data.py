@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import click
 
-from mech_exo.cli.data_repair import (COMMON_FIGURES, REPAIR_FIGURES, SOURCES, figures, refresh_cmd,  # noqa: F401
-                                      relanded, repair_cmd)
-from mech_exo.cli.data_validate import (resolve_scope, short_check, validate_cmd, validate_payload,  # noqa: F401
-                                        validate_sources)
+from mech_exo.cli.data_repair import COMMON_FIGURES, REPAIR_FIGURES, SOURCES, figures, refresh_cmd, relanded, repair_cmd  # noqa: F401
+from mech_exo.cli.data_validate import resolve_scope, short_check, validate_cmd, validate_payload, validate_sources  # noqa: F401
 from mech_exo.reporting.scoped import DATE_COLUMNS, scoped_connection  # noqa: F401
 
 

@@ -14,7 +14,6 @@ from mech_exo.cli.common import ExoError, console, emit_json, json_option, pass_
 from mech_exo.home import Home
 from mech_exo.reporting.read import COMMON_FIGURES, REPAIR_FIGURES  # noqa: F401 — the figures each --type compares
 
-
 # --- running the pipeline ------------------------------------------------------------------------------
 
 SOURCES = {"fills": "fills", "prices": "marks", "ohlc": "marks"}

@@ -22,7 +22,6 @@ from mech_exo.home import Home
 from mech_exo.reporting import read
 from mech_exo.reporting.scoped import scoped_connection
 
-
 # --- scope -----------------------------------------------------------------------------------------
 
 def resolve_scope(con, date_opt: str | None, range_opt: str | None) -> dict[str, Any] | None:

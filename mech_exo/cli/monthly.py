@@ -11,11 +11,23 @@ from typing import Any
 
 import click
 
-from mech_exo.cli.common import ExoError, console, emit_json, json_option, pass_home
-from mech_exo.cli.risk_cmds import (MONEY_TOL, cents, killswitch_summary, latest_session, money_cell, open_data, pct_cell,
-                                    resolve_month, risk_config, status_cell, table, trading_line)
-from mech_exo.home import Home
 from mech_exo import bands
+from mech_exo.cli.common import ExoError, console, emit_json, json_option, pass_home
+from mech_exo.cli.risk_cmds import (
+    MONEY_TOL,
+    cents,
+    killswitch_summary,
+    latest_session,
+    money_cell,
+    open_data,
+    pct_cell,
+    resolve_month,
+    risk_config,
+    status_cell,
+    table,
+    trading_line,
+)
+from mech_exo.home import Home
 from mech_exo.reporting import read
 
 month_option = click.option("--month", default=None, metavar="YYYY-MM",
@@ -88,7 +100,8 @@ def summary_payload(home: Home, con, month: str | None = None) -> dict[str, Any]
             "mtd_return": ss[-1]["mtd_return"], "worst_drawdown": min(s["mtd_drawdown"] for s in ss),
             "worst_mtd_return": min(s["mtd_return"] for s in ss),
             "best_day": best and {"session_date": best["session_date"], "daily_return": best["daily_return"], "pnl": best["pnl"]},
-            "worst_day": worst and {"session_date": worst["session_date"], "daily_return": worst["daily_return"], "pnl": worst["pnl"]},
+            "worst_day": worst and {"session_date": worst["session_date"], "daily_return": worst["daily_return"],
+                                    "pnl": worst["pnl"]},
             "positive_days": sum(1 for s in ss if s["pnl"] > 0), "breached": any(s["breached"] for s in ss),
             "by_strategy": strat, "guard": status_payload(home, con, str(m)[:7])}
 

@@ -12,8 +12,17 @@ from typing import Any
 import click
 
 from mech_exo.cli.common import ExoError, console, emit_json, json_option, pass_home
-from mech_exo.cli.risk_cmds import (MONEY_TOL, RATIO_TOL, latest_session, money_cell, open_data, pct_cell, since,
-                                    status_cell, table)
+from mech_exo.cli.risk_cmds import (
+    MONEY_TOL,
+    RATIO_TOL,
+    latest_session,
+    money_cell,
+    open_data,
+    pct_cell,
+    since,
+    status_cell,
+    table,
+)
 from mech_exo.home import Home
 from mech_exo.reporting import read
 

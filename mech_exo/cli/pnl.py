@@ -12,7 +12,17 @@ from typing import Any
 import click
 
 from mech_exo.cli.common import ExoError, console, emit_json, json_option, pass_home
-from mech_exo.cli.risk_cmds import cents, MONEY_TOL, RATIO_TOL, money_cell, open_data, pct_cell, resolve_session, status_cell, table
+from mech_exo.cli.risk_cmds import (
+    MONEY_TOL,
+    RATIO_TOL,
+    cents,
+    money_cell,
+    open_data,
+    pct_cell,
+    resolve_session,
+    status_cell,
+    table,
+)
 from mech_exo.home import Home
 from mech_exo.reporting import read
 
@@ -70,7 +80,8 @@ def recalculate_cmd(home: Home, day: str, as_json: bool) -> None:
         t.add_row("[bold]Σ strategy P&L[/]", f"[bold]{money_cell(p['strategy_sum_pnl'])}[/]")
         t.add_row("difference (strategies − NAV)", cents(p["differences"]["strategies_vs_nav"]))
         t.add_row("difference (stored − NAV)", cents(p["differences"]["stored_vs_nav"]))
-        t.add_row("daily return (re-derived / stored)", f"{pct_cell(p['daily_return'], 4)} / {pct_cell(p['stored_daily_return'], 4)}")
+        t.add_row("daily return (re-derived / stored)",
+                  f"{pct_cell(p['daily_return'], 4)} / {pct_cell(p['stored_daily_return'], 4)}")
         t.add_row("status", status_cell(p["status"]))
         c.print(t)
     if p["status"] != "OK":

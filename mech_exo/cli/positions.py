@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from mech_exo.cli.common import console, emit_json, json_option, pass_home
 from mech_exo import bands
+from mech_exo.cli.common import console, emit_json, json_option, pass_home
 from mech_exo.cli.risk_cmds import money_cell, open_data, pct_cell, risk_config, table
 from mech_exo.home import Home
 from mech_exo.reporting import read

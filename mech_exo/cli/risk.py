@@ -10,12 +10,23 @@ from typing import Any
 
 import click
 
+from mech_exo import bands
 from mech_exo.cli.common import console, emit_json, json_option, pass_home
 from mech_exo.cli.positions import summary_payload
-from mech_exo.cli.risk_cmds import (MONEY_TOL, killswitch_summary, latest_session, money_cell, open_data,
-                                    pct_cell, resolve_month, risk_config, status_cell, table, trading_line)
+from mech_exo.cli.risk_cmds import (
+    MONEY_TOL,
+    killswitch_summary,
+    latest_session,
+    money_cell,
+    open_data,
+    pct_cell,
+    resolve_month,
+    risk_config,
+    status_cell,
+    table,
+    trading_line,
+)
 from mech_exo.home import Home
-from mech_exo import bands
 from mech_exo.reporting import read
 
 

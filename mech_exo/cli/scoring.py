@@ -12,8 +12,7 @@ from typing import Any
 import click
 
 from mech_exo.cli.common import console, emit_json, json_option, pass_home
-from mech_exo.cli.risk_cmds import (latest_session, max_drawdown_usd, money_cell, open_data, pct_cell, resolve_month,
-                                    since, table)
+from mech_exo.cli.risk_cmds import latest_session, max_drawdown_usd, money_cell, open_data, pct_cell, resolve_month, since, table
 from mech_exo.home import Home
 from mech_exo.reporting import read
 

@@ -46,7 +46,7 @@ def drill_summary(home: Home, now: datetime | None) -> dict[str, Any]:
 
 
 def _last_build(home: Home) -> dict[str, Any] | None:
-    from mech_exo.pipeline import read_run_status
+    from mech_exo.runstate import read_run_status
 
     st = read_run_status(home)
     if not st:
@@ -56,6 +56,8 @@ def _last_build(home: Home) -> dict[str, Any] | None:
 
 
 def _failed_checks(home: Home) -> list[str]:
-    from mech_exo.pipeline import read_failed_checks
+    # TODO(integrator): read_failed_checks belongs with the run-state readers in mech_exo.runstate; it
+    # lives in pipeline_state (a layer above reporting) today, the one import here that points up.
+    from mech_exo.pipeline_state import read_failed_checks
 
     return read_failed_checks(home)

@@ -28,8 +28,7 @@ from mech_exo import bands
 from mech_exo.config import ConfigError, load_risk_config
 from mech_exo.home import Home
 from mech_exo.reporting import read
-from mech_exo.reporting.headline import (TOP_CONTRIBUTORS, _headline, _thresholds, exposure,  # noqa: F401
-                                         loss_level, monthly_warning_pct)
+from mech_exo.reporting.headline import TOP_CONTRIBUTORS, _headline, _thresholds, exposure, loss_level, monthly_warning_pct  # noqa: F401
 from mech_exo.reporting.jsonable import _utc, as_json, iso  # noqa: F401
 from mech_exo.reporting.live import _failed_checks, _last_build, drill_summary, killswitch_summary  # noqa: F401
 from mech_exo.reporting.snapshot import NoData, snapshot

@@ -29,7 +29,8 @@ body { margin: 0; background: %(bg)s; color: %(ink)s; font-family: %(font)s; fon
 .ks-meta { font-size: 13px; opacity: .9; margin-top: 2px; }
 .ks-howto { margin-left: auto; font-size: 12px; opacity: .92; text-align: right; }
 .ks-howto code { background: rgba(255,255,255,.18); padding: 1px 5px; border-radius: 4px; }
-.suspect { margin-top: 12px; background: #fff4d6; border: 1px solid #f0c85a; color: #6b4e00; padding: 8px 14px; border-radius: 8px; }
+.suspect { margin-top: 12px; background: #fff4d6; border: 1px solid #f0c85a; color: #6b4e00; padding: 8px 14px;
+           border-radius: 8px; }
 .card { background: %(paper)s; border: 1px solid %(line)s; border-radius: 10px; box-shadow: 0 1px 2px rgba(16,24,40,.05); }
 .kpi-row { display: grid; grid-template-columns: repeat(6, minmax(0, 1fr)); gap: 12px; margin-top: 14px; }
 .kpi { padding: 12px 14px; border-top: 4px solid %(line)s; min-height: 118px; }
@@ -72,6 +73,7 @@ body { margin: 0; background: %(bg)s; color: %(ink)s; font-family: %(font)s; fon
 .nodata h2 { margin: 6px 0 10px; }
 .footer { font-size: 12px; text-align: right; padding: 14px 0 22px; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
-@media (max-width: 1200px) { .kpi-row { grid-template-columns: repeat(3, minmax(0, 1fr)); } .grid2 { grid-template-columns: 1fr; } }
+@media (max-width: 1200px) { .kpi-row { grid-template-columns: repeat(3, minmax(0, 1fr)); }
+                             .grid2 { grid-template-columns: 1fr; } }
 """ % {"bg": t.BG, "ink": t.INK, "muted": t.MUTED, "navy": t.NAVY, "paper": t.PAPER, "line": t.LINE,
        "green": t.GREEN, "yellow": t.YELLOW, "red": t.RED, "grey": t.GREY, "font": t.FONT}

@@ -20,12 +20,10 @@ from mech_exo.reporting.dash_layout import theme as t
 from mech_exo.reporting.dash_layout.banner import REFRESH_MS, header, killswitch_banner
 from mech_exo.reporting.dash_layout.book import TABLE_COLUMNS, exposure_strip, positions_table  # noqa: F401
 from mech_exo.reporting.dash_layout.cards import drill_card, kpi_row, util_bar, var_card  # noqa: F401
-from mech_exo.reporting.dash_layout.components import (GRAPH_CONFIG, badge, card, graph, no_data,  # noqa: F401
-                                                       panel)
+from mech_exo.reporting.dash_layout.components import GRAPH_CONFIG, badge, card, graph, no_data, panel  # noqa: F401
 from mech_exo.reporting.dash_layout.components import when as _when
 from mech_exo.reporting.dash_layout.css import CSS  # noqa: F401 — served by mech_exo.dashboard.app
 from mech_exo.reporting.query import RiskQueryEngine
-
 
 # --- the page ----------------------------------------------------------------------------------------
 
