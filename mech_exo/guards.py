@@ -5,6 +5,9 @@ suspect data) is testable here without files, databases or clocks. ``mech_exo.gu
 the model tables, calls these, and applies the decisions (kill-switch first, then the alert).
 
 Conventions:
+* Which side of a threshold a figure is on is decided in ``mech_exo.bands`` (shared with the
+  dashboard, the CLI and held equal to dbt's ``level``/``breached`` by a test); the session calendar
+  is ``mech_exo.session_calendar``. This module adds what the guards do about it.
 * Percentages are compared after ``round(x * 100, 6)`` with the threshold: ``<=`` for losses
   ("falls to X or below"), ``>`` / ``>=`` for VaR utilisation as SPEC's table says.
 * ``period`` is the breach's scope: the session date for daily guards, ``YYYY-MM`` for the monthly one.
@@ -19,9 +22,12 @@ Conventions:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timezone
+from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
-from zoneinfo import ZoneInfo
+
+from mech_exo import bands
+from mech_exo import session_calendar as cal
+from mech_exo.bands import pct  # noqa: F401 — part of this module's API (guards.pct)
 
 INTRADAY = "intraday-pnl-sentinel"
 MONTHLY = "monthly-drawdown-guard"
@@ -46,11 +52,6 @@ class Decision:
     data_suspect: bool = False
     failed_checks: tuple[str, ...] = ()
     details: dict = field(default_factory=dict)
-
-
-def pct(fraction: float) -> float:
-    """A fraction in percent, rounded to 6 decimals — the number every threshold is compared with."""
-    return round(float(fraction) * 100.0, 6)
 
 
 def _get(row: Any, key: str, default: Any = None) -> Any:
@@ -134,11 +135,12 @@ def judge_intraday(points: Sequence[Mapping], risk: Mapping, history: Sequence[M
     metric = pct(_get(worst, "day_return"))
     details = {"worst_ts": str(_get(worst, "ts")), "points": len(session),
                "latest_pct": pct(_get(judged[-1], "day_return"))}
-    if metric <= cfg["threshold_pct"]:
+    band = bands.loss_band_pct(metric, cfg["threshold_pct"], cfg["warning_pct"])
+    if band == bands.STOP:
         d = _breach(INTRADAY, period, metric, f"CRITICAL DAY LOSS: {metric:.2f}%", "daily_stop", history,
                     cfg["retrip_step_pct"])
         d.details.update(details)
-    elif metric <= cfg["warning_pct"]:
+    elif band == bands.WARN:
         d = Decision(INTRADAY, period, "WARNING", False, None,
                      f"WARNING DAY LOSS: {metric:.2f}% (halt at {cfg['threshold_pct']:.2f}%)", metric,
                      f"{INTRADAY}:{period}:WARNING", details=details)
@@ -165,8 +167,8 @@ def judge_monthly(row: Mapping | None, risk: Mapping, history: Sequence[Mapping]
     metric = pct(mtd)
     days = int(_get(row, "history_days") or 0)
     details = {"session_date": str(_get(row, "session_date")), "history_days": days}
-    breached = metric <= cfg["threshold_pct"]
-    if days < cfg["min_history_days"]:
+    breached = bands.loss_band_pct(metric, cfg["threshold_pct"]) == bands.STOP
+    if not bands.monthly_armed(days, cfg):
         msg = f"monthly guard not armed: {days} of {cfg['min_history_days']} sessions of NAV (MTD {metric:.2f}%)"
         if not breached:
             return _quiet(MONTHLY, period, msg, metric, **details)
@@ -184,11 +186,8 @@ def judge_monthly(row: Mapping | None, risk: Mapping, history: Sequence[Mapping]
 
 def var_utilization(row: Mapping | None, var_cfg: Mapping) -> tuple[float | None, float | None]:
     """Utilisation of each limit in percent, from the USD VaR and the configured limits (None if VaR is null)."""
-    out = []
-    for conf, limit in (("var95_usd", var_cfg["limit95_usd"]), ("var99_usd", var_cfg["limit99_usd"])):
-        v = _get(row, conf)
-        out.append(None if v is None or not limit else round(float(v) / float(limit) * 100.0, 6))
-    return out[0], out[1]
+    return (bands.utilization_pct(_get(row, "var95_usd"), var_cfg["limit95_usd"]),
+            bands.utilization_pct(_get(row, "var99_usd"), var_cfg["limit99_usd"]))
 
 
 def judge_var(row: Mapping | None, risk: Mapping, history: Sequence[Mapping] = (), *,
@@ -203,19 +202,20 @@ def judge_var(row: Mapping | None, risk: Mapping, history: Sequence[Mapping] = (
     u95, u99 = var_utilization(row, cfg)
     if u95 is None and u99 is None:
         return _quiet(VAR, period, f"session {period}: VaR is null (insufficient data)")
-    metric = max(u for u in (u95, u99) if u is not None)
+    metric = bands.var_metric_pct(u95, u99)
+    level = bands.var_band(metric, cfg)
     details = {"var95_usd": _get(row, "var95_usd"), "var99_usd": _get(row, "var99_usd"),
                "utilization95_pct": u95, "utilization99_pct": u99}
     body = (f"95% VaR ${float(_get(row, 'var95_usd') or 0):,.0f} ({(u95 or 0):.1f}% of ${cfg['limit95_usd']:,.0f}), "
             f"99% VaR ${float(_get(row, 'var99_usd') or 0):,.0f} ({(u99 or 0):.1f}% of ${cfg['limit99_usd']:,.0f})")
-    if metric > cfg["halt_pct"]:
+    if level == bands.BREACH:
         d = _breach(VAR, period, metric, f"VAR LIMIT BREACH: {body}", "var_breach", history,
                     float(cfg.get("retrip_step_pct", DEFAULT_VAR_RETRIP_STEP_PCT)), worse="higher")
         d.details.update(details)
-    elif metric > cfg["critical_pct"]:
+    elif level == bands.CRITICAL:
         d = Decision(VAR, period, "CRITICAL", False, None, f"VAR CRITICAL: {body}", metric,
                      f"{VAR}:{period}:CRITICAL", details=details)
-    elif metric >= cfg["warning_pct"]:
+    elif level == bands.WARNING:
         d = Decision(VAR, period, "WARNING", False, None, f"VAR WARNING: {body}", metric,
                      f"{VAR}:{period}:WARNING", details=details)
     else:
@@ -234,7 +234,7 @@ def concentration_violations(positions: Sequence[Mapping], max_weight_pct: float
             continue
         sym = str(_get(p, "symbol"))
         by_symbol[sym] = by_symbol.get(sym, 0.0) + abs(float(w))
-    over = [(s, pct(w)) for s, w in by_symbol.items() if pct(w) > max_weight_pct]
+    over = [(s, pct(w)) for s, w in by_symbol.items() if bands.over_weight(w, max_weight_pct)]
     return sorted(over, key=lambda x: (-x[1], x[0]))
 
 
@@ -260,37 +260,15 @@ def judge_concentration(positions: Sequence[Mapping], risk: Mapping, period: str
 
 # --- freshness -------------------------------------------------------------------------------------
 
-def _utc(ts: Any) -> datetime | None:
-    """Naive timestamps mean UTC (the landing contract)."""
-    if ts is None:
-        return None
-    if isinstance(ts, str):
-        ts = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    if isinstance(ts, date) and not isinstance(ts, datetime):
-        ts = datetime.combine(ts, time())
-    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+_utc = cal.utc  # naive timestamps mean UTC (the landing contract)
 
 
 def session_window(now: datetime, session_cfg: Mapping, session_dates: Iterable[Any] | None = None
                    ) -> tuple[datetime, datetime] | None:
-    """(open, close) in UTC of the session running at ``now``, or None outside a session.
-
-    A day is a session day if it is a known session date or a weekday: today's session date only
-    appears in the data once its first mark arrives, and waiting for that would hide the very
-    outage this watch exists for (a holiday therefore warns — can't watch = risk).
-    """
-    tz = ZoneInfo(session_cfg["timezone"])
-    local = _utc(now).astimezone(tz)
-    known = {str(d)[:10] for d in session_dates or ()}
-    if local.date().isoformat() not in known and local.weekday() >= 5:
-        return None
-    oh, om = (int(x) for x in session_cfg["open"].split(":"))
-    ch, cm = (int(x) for x in session_cfg["close"].split(":"))
-    start = datetime.combine(local.date(), time(oh, om), tz)
-    end = datetime.combine(local.date(), time(ch, cm), tz)
-    if not start <= local <= end:
-        return None
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    """(open, close) in UTC of the session running at ``now``, or None outside a session
+    (``mech_exo.session_calendar.session_window``: a known session date or a weekday — waiting for
+    today's first mark would hide the very outage this watch exists for)."""
+    return cal.session_window(now, session_cfg, session_dates)
 
 
 def judge_freshness(latest_mark_ts: Any, latest_fill_ts: Any, now: datetime, risk: Mapping,
@@ -301,7 +279,7 @@ def judge_freshness(latest_mark_ts: Any, latest_fill_ts: Any, now: datetime, ris
     cfg = risk["freshness"]
     now = _utc(now)
     mark, fill = _utc(latest_mark_ts), _utc(latest_fill_ts)
-    local_day = now.astimezone(ZoneInfo(risk["session"]["timezone"])).date().isoformat()
+    local_day = cal.local_date(now, risk["session"]).isoformat()
     details = {"latest_mark_ts": mark.isoformat() if mark else None,
                "latest_fill_ts": fill.isoformat() if fill else None,
                "fill_age_min": round((now - fill).total_seconds() / 60, 3) if fill else None}

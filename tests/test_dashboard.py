@@ -18,8 +18,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from conftest import copy_home, snapshot_query as q
+from conftest import copy_home
+from conftest import snapshot_query as q
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts" / "dashboard"
@@ -172,6 +172,38 @@ def test_loss_levels_use_the_guard_rule():
     assert loss_level(-0.0039, -0.8, -0.4) == "green"
     assert loss_level(-0.03, -3.0, -1.5) == "red"
     assert loss_level(None, -3.0, -1.5) == "unknown"
+
+
+def test_page_var_and_weight_colours_are_the_guards_bands():
+    """The VaR card, its utilisation bar and the position table judge with mech_exo.bands: the same
+    6-decimal rounding and edges as the VaR guard and dbt's var_daily.level (the bar used to compare
+    the raw fraction, so 69.99999999 % showed green on the bar and yellow on the card)."""
+    from mech_exo import bands
+    from mech_exo import guards as g
+    from mech_exo.config import load_risk_config
+    from mech_exo.reporting.dash_layout import theme as t
+    from mech_exo.reporting.dash_layout.book import positions_table
+    from mech_exo.reporting.dash_layout.cards import util_bar, var_card
+    from mech_exo.reporting.query import _thresholds
+
+    risk = load_risk_config(None)
+    th = _thresholds(risk)
+    for util, light in [(0.6999999, "green"), (0.69999999999, "yellow"), (0.9, "yellow"), (0.9000001, "red"),
+                        (1.2, "red"), (None, "unknown")]:
+        card = var_card("VaR 95", None if util is None else util * 2e6, util, 2e6, th, "k")
+        assert card.className == f"card kpi kpi-{light}", (util, card.className)
+        bar_colour = util_bar(util, th).children[0].style["background"]
+        assert bar_colour == t.LEVEL_COLOURS["green" if util is None else light], util
+        if util is not None:  # the guard's severity on the same utilisation agrees with the colour
+            d = g.judge_var({"session_date": "2026-11-20", "var95_usd": util * 2e6, "var99_usd": 0.0}, risk)
+            assert light == {None: "green", "WARNING": "yellow", "CRITICAL": "red"}[d.severity]
+    rows = [{"strategy": "s", "symbol": sym, "sector": "x", "quantity": 1.0, "mark": 1.0, "market_value": 1.0,
+             "weight": w, "var95_contribution": None, "var95_share": None, "day_pnl": 0.0, "mark_source": "mark"}
+            for sym, w in (("AT", 0.1500000004), ("OVER", 0.150001))]
+    tbl = positions_table(rows, th)
+    over = {tr.children[1].children: "over" in tr.children[7].className for tr in tbl.children[1].children}
+    assert over == {"AT": False, "OVER": True}
+    assert over == {s: bands.over_weight(w, th["max_weight_pct"]) for s, w in (("AT", 0.1500000004), ("OVER", 0.150001))}
 
 
 def test_drill_badge_from_the_drill_log_and_unknown_without_the_module(mutable_home, monkeypatch):

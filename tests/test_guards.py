@@ -250,3 +250,46 @@ def test_freshness_weekend_session_date_is_watched():
 def test_killswitch_unreadable_decision_names_file():
     d = g.killswitch_unreadable("/h/config/killswitch.yml: not valid YAML")
     assert d.severity == "CRITICAL" and "/h/config/killswitch.yml" in d.message
+
+
+# --- the session calendar (mech_exo.session_calendar) ------------------------------------------------
+
+def test_calendar_close_is_dst_aware_and_hand_computed():
+    from mech_exo import session_calendar as cal
+
+    s = RISK["session"]  # America/New_York 09:30–16:00
+    assert cal.close_at(date(2026, 11, 20), s) == datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)  # EST, UTC−5
+    assert cal.close_at(date(2026, 7, 1), s) == datetime(2026, 7, 1, 20, 0, tzinfo=timezone.utc)     # EDT, UTC−4
+    assert cal.open_at(date(2026, 11, 20), s) == datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
+    assert cal.after_close(date(2026, 11, 20), s, 10) == datetime(2026, 11, 20, 21, 10, tzinfo=timezone.utc)
+    # the watcher's deadline: the close of the local day running at now (01:00 UTC is still the 19th in New York)
+    assert cal.today_close(datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc), s, 5) == \
+        datetime(2026, 11, 19, 21, 5, tzinfo=timezone.utc)
+    assert cal.before_open(s, 5).strftime("%H:%M") == "09:25"
+    assert cal.local_date("2026-11-21T03:00:00Z", s) == date(2026, 11, 20)
+    tokyo = {"timezone": "Asia/Tokyo", "open": "09:00", "close": "15:00"}
+    assert cal.close_at(date(2026, 11, 20), tokyo) == datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)
+
+
+def test_calendar_session_window_weekends_and_known_dates():
+    from mech_exo import session_calendar as cal
+
+    s = RISK["session"]
+    sat = datetime(2026, 11, 21, 15, 0, tzinfo=timezone.utc)
+    assert cal.session_window(sat, s) is None
+    assert cal.session_window(sat, s, ["2026-11-21"]) is not None       # a known session date on a Saturday
+    fri = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+    assert g.session_window(fri, s) == cal.session_window(fri, s) == (
+        datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc), datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc))
+    assert cal.session_window(datetime(2026, 11, 20, 21, 0, 1, tzinfo=timezone.utc), s) is None  # after the close
+
+
+def test_demo_judges_ten_minutes_after_the_configured_close(tmp_path):
+    from mech_exo.cli.home_cmds import _after_close
+    from mech_exo.home import Home
+
+    home = Home(tmp_path)
+    (tmp_path / "config").mkdir()
+    home.risk_yml.write_text("session: {timezone: Europe/London, open: '08:00', close: '16:30'}\n")
+    assert _after_close(home, date(2026, 11, 20)) == datetime(2026, 11, 20, 16, 40, tzinfo=timezone.utc)
+    assert _after_close(home, date(2026, 7, 1)) == datetime(2026, 7, 1, 15, 40, tzinfo=timezone.utc)  # BST

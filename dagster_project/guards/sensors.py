@@ -16,12 +16,28 @@ from dagster_project.pipeline.assets import SNAPSHOT_KEY
 from dagster_project.resources import default_home
 from mech_exo import guards as g
 
+
+def _described() -> dict[str, str]:
+    """The guards' sentences with this home's thresholds (``mech_exo.bands.describe``). A malformed
+    risk.yml must not stop the code location loading — the guards fail closed on it at tick time — so
+    the descriptions fall back to the built-in defaults then."""
+    from mech_exo.bands import describe
+    from mech_exo.config import ConfigError, load_risk_config
+
+    try:
+        return describe(load_risk_config(default_home().risk_yml))
+    except ConfigError:
+        return describe(load_risk_config(None))
+
+
+_DESCRIBED = _described()
+
 # sensor name → the guards it runs (names from mech_exo.guards)
 GUARD_SENSORS: dict[str, tuple[tuple[str, ...], str]] = {
-    "intraday_pnl_sentinel": ((g.INTRADAY,), "Day loss ≤ −0.8 % at any intraday NAV point: halt + CRITICAL; from −0.4 %: WARNING."),
-    "monthly_drawdown_guard": ((g.MONTHLY,), "MTD return ≤ −3 % once 10 sessions of history exist: halt + CRITICAL."),
-    "var_limit_guard": ((g.VAR,), "VaR utilisation ≥ 70 % WARNING, > 90 % CRITICAL, > 100 % halt."),
-    "concentration_watch": ((g.CONCENTRATION,), "A single name above 15 % of NAV: WARNING."),
+    "intraday_pnl_sentinel": ((g.INTRADAY,), _DESCRIBED[g.INTRADAY]),
+    "monthly_drawdown_guard": ((g.MONTHLY,), _DESCRIBED[g.MONTHLY]),
+    "var_limit_guard": ((g.VAR,), _DESCRIBED[g.VAR]),
+    "concentration_watch": ((g.CONCENTRATION,), _DESCRIBED[g.CONCENTRATION]),
 }
 
 
@@ -58,7 +74,7 @@ GUARD_SENSOR_DEFS = [make_guard_sensor(n, guards, d) for n, (guards, d) in GUARD
 
 @dg.sensor(name="data_freshness_watch", minimum_interval_seconds=60,
            default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Every minute in the session: marks older than 5 minutes → WARNING (can't watch = risk).")
+           description=_DESCRIBED[g.FRESHNESS])
 def data_freshness_watch(context: dg.SensorEvaluationContext):
     summary = run_guard_tick((g.FRESHNESS,), "data_freshness_watch")
     return dg.SkipReason(summary)

@@ -12,7 +12,7 @@ import click
 from mech_exo.cli.common import console, emit_json, json_option, pass_home
 from mech_exo.cli.risk_cmds import money_cell, open_data, resolve_session, table
 from mech_exo.home import Home
-from mech_exo.reporting.snapshot import rows
+from mech_exo.reporting import read
 
 
 @click.group("fills")
@@ -32,8 +32,7 @@ def _group(fs: list[dict], key: str) -> list[dict[str, Any]]:
 
 def fills_payload(con, day: str | None) -> dict[str, Any]:
     d = resolve_session(con, day)
-    fs = rows(con, "select fill_id, ts, strategy, symbol, side, quantity, price, quantity * price as notional, "
-                   "commission from int_fills where session_date = ? order by ts, fill_id", [d])
+    fs = read.fills_of_session(con, d)
     return {"session_date": d, "fills": fs,
             "total": {"count": len(fs), "notional": sum(f["notional"] for f in fs),
                       "commissions": sum(f["commission"] for f in fs)},

@@ -121,15 +121,10 @@ def _user() -> str:
 
 
 def _after_close(home: Home, day: date) -> datetime:
-    from datetime import time, timedelta
-    from zoneinfo import ZoneInfo
-
     from mech_exo.config import load_risk_config
+    from mech_exo.session_calendar import after_close
 
-    session = load_risk_config(home.risk_yml)["session"]
-    hh, mm = (int(x) for x in session["close"].split(":"))
-    close = datetime.combine(day, time(hh, mm), ZoneInfo(session["timezone"]))
-    return (close + timedelta(minutes=10)).astimezone(timezone.utc)
+    return after_close(day, load_risk_config(home.risk_yml)["session"], 10)
 
 
 @click.command("demo")

@@ -11,11 +11,24 @@ from typing import Any
 
 import click
 
+from mech_exo import bands
 from mech_exo.cli.common import ExoError, console, emit_json, json_option, pass_home
-from mech_exo.cli.risk_cmds import (MONEY_TOL, cents, killswitch_summary, latest_session, money_cell, open_data, pct_cell,
-                                    resolve_month, risk_config, status_cell, table, trading_line)
+from mech_exo.cli.risk_cmds import (
+    MONEY_TOL,
+    cents,
+    killswitch_summary,
+    latest_session,
+    money_cell,
+    open_data,
+    pct_cell,
+    resolve_month,
+    risk_config,
+    status_cell,
+    table,
+    trading_line,
+)
 from mech_exo.home import Home
-from mech_exo.reporting.snapshot import rows
+from mech_exo.reporting import read
 
 month_option = click.option("--month", default=None, metavar="YYYY-MM",
                             help="Month to show (default: the latest session's month).")
@@ -27,10 +40,7 @@ def monthly() -> None:
 
 
 def _sessions(con, month: date) -> list[dict[str, Any]]:
-    return rows(con, "select n.session_date, n.nav, n.prev_nav, n.flows, n.pnl, n.daily_return, m.mtd_return, "
-                     "m.mtd_drawdown, m.history_days, m.guard_armed, m.breached "
-                     "from nav_daily n join mtd_drawdown m using (session_date) where n.month = ? "
-                     "order by n.session_date", [month])
+    return read.month_sessions(con, month)
 
 
 # --- status ----------------------------------------------------------------------------------------
@@ -40,7 +50,7 @@ def status_payload(home: Home, con, month: str | None = None) -> dict[str, Any]:
     m = resolve_month(con, month)
     last = _sessions(con, m)[-1]
     thr = float(cfg["threshold_pct"])
-    mtd_pct = round(last["mtd_return"] * 100, 6)
+    mtd_pct = bands.pct(last["mtd_return"])
     return {"month": m, "session_date": last["session_date"], "mtd_return": last["mtd_return"],
             "mtd_drawdown": last["mtd_drawdown"], "threshold_pct": thr,
             "distance_to_threshold_pp": round(mtd_pct - thr, 6), "guard_enabled": bool(cfg.get("enabled", True)),
@@ -83,15 +93,15 @@ def summary_payload(home: Home, con, month: str | None = None) -> dict[str, Any]
     rets = [s for s in ss if s["daily_return"] is not None]
     best = max(rets, key=lambda s: s["daily_return"], default=None)
     worst = min(rets, key=lambda s: s["daily_return"], default=None)
-    strat = rows(con, "select strategy, sum(pnl) as pnl from strategy_daily_pnl where session_date in "
-                      "(select session_date from nav_daily where month = ?) group by strategy order by pnl", [m])
+    strat = read.strategy_month_pnl(con, m)
     return {"month": m, "first_session": ss[0]["session_date"], "last_session": ss[-1]["session_date"],
             "sessions": len(ss), "start_nav": ss[0]["prev_nav"], "end_nav": ss[-1]["nav"],
             "flows": sum(s["flows"] for s in ss), "pnl": sum(s["pnl"] for s in ss),
             "mtd_return": ss[-1]["mtd_return"], "worst_drawdown": min(s["mtd_drawdown"] for s in ss),
             "worst_mtd_return": min(s["mtd_return"] for s in ss),
             "best_day": best and {"session_date": best["session_date"], "daily_return": best["daily_return"], "pnl": best["pnl"]},
-            "worst_day": worst and {"session_date": worst["session_date"], "daily_return": worst["daily_return"], "pnl": worst["pnl"]},
+            "worst_day": worst and {"session_date": worst["session_date"], "daily_return": worst["daily_return"],
+                                    "pnl": worst["pnl"]},
             "positive_days": sum(1 for s in ss if s["pnl"] > 0), "breached": any(s["breached"] for s in ss),
             "by_strategy": strat, "guard": status_payload(home, con, str(m)[:7])}
 
@@ -142,11 +152,7 @@ def history_payload(con, months: int) -> list[dict[str, Any]]:
     if months < 1:
         raise ExoError(f"--months must be at least 1, got {months}")
     latest_session(con)
-    return rows(con, """
-        select month, count(*) as sessions, min(session_date) as first_session, max(session_date) as last_session,
-               arg_max(mtd_return, session_date) as mtd_return, min(mtd_return) as worst_mtd_return,
-               min(mtd_drawdown) as worst_drawdown, bool_or(coalesce(breached, false)) as breached
-        from mtd_drawdown group by month order by month desc limit ?""", [months])[::-1]
+    return read.month_history(con, months)
 
 
 @monthly.command("history")
@@ -176,10 +182,7 @@ def breakdown_payload(con, month: str | None, by: str) -> dict[str, Any]:
     total = sum(s["pnl"] for s in ss)
     if by == "day":
         return {"month": m, "by": "day", "rows": ss, "total_pnl": total}
-    strat = rows(con, "select strategy, sum(pnl) as pnl, count(*) as sessions, "
-                      "count(*) filter (where pnl > 0) as positive_sessions, sum(n_fills) as fills, "
-                      "sum(commissions) as commissions from strategy_daily_pnl where session_date in "
-                      "(select session_date from nav_daily where month = ?) group by strategy order by pnl", [m])
+    strat = read.strategy_month_stats(con, m)
     ssum = sum(r["pnl"] for r in strat)
     return {"month": m, "by": "strategy", "rows": strat, "strategy_total": ssum, "total_pnl": total,
             "difference": ssum - total}
@@ -267,14 +270,11 @@ def recompute_mtd(con, month: str | None = None) -> dict[str, Any]:
     compare with the mtd_drawdown model's figure."""
     last = latest_session(con)
     first = date(last.year, last.month, 1) if month is None else date.fromisoformat(f"{month}-01")
-    sessions = rows(con, "select session_date, daily_return from nav_daily "
-                         "where session_date >= ? and date_trunc('month', session_date) = ? order by session_date",
-                    [first, first])
+    sessions = read.month_returns(con, first)
     index = 1.0
     for s in sessions:
         index *= 1.0 + (s["daily_return"] or 0.0)
-    model = rows(con, "select mtd_return from mtd_drawdown where session_date = ?",
-                 [sessions[-1]["session_date"]])[0]["mtd_return"] if sessions else None
+    model = read.mtd_on(con, sessions[-1]["session_date"])["mtd_return"] if sessions else None
     recomputed = index - 1.0 if sessions else None
     return {"month": str(first)[:7], "sessions": len(sessions), "recomputed_mtd_return": recomputed,
             "model_mtd_return": model,

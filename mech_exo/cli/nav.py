@@ -12,10 +12,19 @@ from typing import Any
 import click
 
 from mech_exo.cli.common import ExoError, console, emit_json, json_option, pass_home
-from mech_exo.cli.risk_cmds import (MONEY_TOL, RATIO_TOL, latest_session, money_cell, open_data, pct_cell, since,
-                                    status_cell, table)
+from mech_exo.cli.risk_cmds import (
+    MONEY_TOL,
+    RATIO_TOL,
+    latest_session,
+    money_cell,
+    open_data,
+    pct_cell,
+    since,
+    status_cell,
+    table,
+)
 from mech_exo.home import Home
-from mech_exo.reporting.snapshot import rows
+from mech_exo.reporting import read
 
 RANGES = ("month-to-date", "all")
 
@@ -28,9 +37,7 @@ def nav() -> None:
 def series_payload(con, days: int) -> dict[str, Any]:
     last = latest_session(con)
     first = since(last, days)
-    rs = rows(con, "select n.session_date, n.nav, n.flows, n.pnl, n.daily_return, m.mtd_return, m.mtd_drawdown "
-                   "from nav_daily n left join mtd_drawdown m using (session_date) "
-                   "where n.session_date between ? and ? order by n.session_date", [first, last])
+    rs = read.nav_series(con, first, last)
     return {"from": first, "to": last, "days": days, "rows": rs}
 
 
@@ -65,10 +72,8 @@ def _check(name: str, bad: list[str], n: int, rule: str) -> dict[str, Any]:
 def validate_payload(con, range_: str) -> dict[str, Any]:
     """Each check over the sessions of the range (NAV_{d−1} is taken from the whole history)."""
     last = latest_session(con)
-    allrows = rows(con, "select n.session_date, n.month, n.nav, n.flows, n.pnl, n.daily_return, n.session_seq, "
-                        "m.mtd_return from nav_daily n left join mtd_drawdown m using (session_date) "
-                        "order by n.session_date")
-    sessions = [r["session_date"] for r in rows(con, "select session_date from int_sessions order by 1")]
+    allrows = read.nav_history(con)
+    sessions = read.calendar_sessions(con)
     start = last.replace(day=1) if range_ == "month-to-date" else allrows[0]["session_date"]
     prev_nav, pnl_bad, ret_bad, mtd_bad, checked = 0.0, [], [], [], []
     index, month = 1.0, None

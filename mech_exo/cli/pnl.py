@@ -12,9 +12,19 @@ from typing import Any
 import click
 
 from mech_exo.cli.common import ExoError, console, emit_json, json_option, pass_home
-from mech_exo.cli.risk_cmds import cents, MONEY_TOL, RATIO_TOL, money_cell, open_data, pct_cell, resolve_session, status_cell, table
+from mech_exo.cli.risk_cmds import (
+    MONEY_TOL,
+    RATIO_TOL,
+    cents,
+    money_cell,
+    open_data,
+    pct_cell,
+    resolve_session,
+    status_cell,
+    table,
+)
 from mech_exo.home import Home
-from mech_exo.reporting.snapshot import one, rows
+from mech_exo.reporting import read
 
 
 @click.group("pnl")
@@ -24,15 +34,14 @@ def pnl() -> None:
 
 def recalc_payload(con, day: str | None) -> dict[str, Any]:
     d = resolve_session(con, day)
-    cur = one(con, "select session_date, nav, flows, pnl, daily_return from nav_daily where session_date = ?", [d])
-    prev = one(con, "select session_date, nav from nav_daily where session_date < ? order by session_date desc limit 1", [d])
+    cur = read.nav_on(con, d)
+    prev = read.nav_before(con, d)
     prev_nav = prev["nav"] if prev else 0.0
     nav_pnl = cur["nav"] - prev_nav - cur["flows"]
     denom = prev_nav + cur["flows"]
-    strategies = rows(con, "select strategy, pnl, market_value, n_fills, commissions from strategy_daily_pnl "
-                           "where session_date = ? order by strategy", [d])
+    strategies = read.strategies_on(con, d)
     strat_sum = sum(r["pnl"] for r in strategies)
-    dm = one(con, "select pnl from daily_metrics where session_date = ?", [d])
+    dm = read.daily_metrics_on(con, d)
     ret = nav_pnl / denom if denom else None
     diffs = {"stored_vs_nav": cur["pnl"] - nav_pnl, "strategies_vs_nav": strat_sum - nav_pnl,
              "daily_metrics_vs_nav": (dm["pnl"] - nav_pnl) if dm else None}
@@ -71,7 +80,8 @@ def recalculate_cmd(home: Home, day: str, as_json: bool) -> None:
         t.add_row("[bold]Σ strategy P&L[/]", f"[bold]{money_cell(p['strategy_sum_pnl'])}[/]")
         t.add_row("difference (strategies − NAV)", cents(p["differences"]["strategies_vs_nav"]))
         t.add_row("difference (stored − NAV)", cents(p["differences"]["stored_vs_nav"]))
-        t.add_row("daily return (re-derived / stored)", f"{pct_cell(p['daily_return'], 4)} / {pct_cell(p['stored_daily_return'], 4)}")
+        t.add_row("daily return (re-derived / stored)",
+                  f"{pct_cell(p['daily_return'], 4)} / {pct_cell(p['stored_daily_return'], 4)}")
         t.add_row("status", status_cell(p["status"]))
         c.print(t)
     if p["status"] != "OK":

@@ -10,10 +10,12 @@ from typing import Any
 
 import click
 
+from mech_exo import bands
 from mech_exo.cli.common import console, emit_json, json_option, pass_home
-from mech_exo.cli.risk_cmds import money_cell, open_data, pct_cell, table
+from mech_exo.cli.risk_cmds import money_cell, open_data, pct_cell, risk_config, table
 from mech_exo.home import Home
-from mech_exo.reporting.snapshot import NoData, rows
+from mech_exo.reporting import read
+from mech_exo.reporting.snapshot import NoData
 
 SORTS = {  # key → (python sort key, description)
     "pnl": (lambda p: (p["day_pnl"] if p["day_pnl"] is not None else float("inf"), p["symbol"]), "day P&L, worst first"),
@@ -24,9 +26,8 @@ SORTS = {  # key → (python sort key, description)
 
 
 def positions_rows(con) -> list[dict[str, Any]]:
-    out = rows(con, "select strategy, symbol, sector, name, quantity, mark, mark_source, market_value, weight, "
-                    "day_pnl, session_date, as_of, nav from positions_current")
-    if not out and not rows(con, "select 1 as x from nav_daily limit 1"):
+    out = read.positions(con)
+    if not out and not read.has_any_session(con):
         raise NoData("no data yet: the snapshot has no sessions — run `exo run`")
     return out
 
@@ -34,7 +35,7 @@ def positions_rows(con) -> list[dict[str, Any]]:
 def summary_payload(con, top: int = 5) -> dict[str, Any]:
     """Exposures, position count, top names by weight and the sector split of the current book."""
     pos = positions_rows(con)
-    nav = pos[0]["nav"] if pos else (rows(con, "select nav from nav_daily order by session_date desc limit 1")[0]["nav"])
+    nav = pos[0]["nav"] if pos else read.latest_nav(con)["nav"]
     vals = [p["market_value"] or 0.0 for p in pos]
     long_v = sum(v for v in vals if v > 0)
     short_v = -sum(v for v in vals if v < 0)
@@ -90,11 +91,12 @@ def positions(home: Home, ctx: click.Context, sort_by: str, as_json: bool) -> No
     if not pos:
         c.print("no open positions")
         return
+    limit = risk_config(home)["concentration"]["max_weight_pct"]
     t = table(f"Positions as of {pos[0]['as_of']} UTC (session {pos[0]['session_date']}), by {SORTS[sort_by][1]}",
               "Strategy", "Symbol", "Sector", ">Quantity", ">Mark", ">Value", ">Weight", ">Day P&L")
     for p in pos:
         mark = f"{p['mark']:,.4f}" + (" [yellow](fill)[/]" if p["mark_source"] == "fill" else "")
-        wstyle = "yellow" if (p["weight"] or 0) > 0.15 else ""
+        wstyle = "yellow" if bands.over_weight(p["weight"], limit) else ""
         weight = pct_cell(p["weight"], 2, False)
         t.add_row(p["strategy"], p["symbol"], p["sector"], f"{p['quantity']:,.0f}", mark,
                   money_cell(p["market_value"]), f"[{wstyle}]{weight}[/]" if wstyle else weight,
@@ -116,6 +118,7 @@ def summary_cmd(home: Home, top: int, as_json: bool) -> None:
         emit_json(s)
         return
     c = console()
+    limit = risk_config(home)["concentration"]["max_weight_pct"]
     t = table(f"Book as of {s['as_of']} UTC (session {s['session_date']})", "Figure", ">Value", show_header=False)
     t.add_row("NAV", money_cell(s["nav"]))
     t.add_row("Gross exposure", f"{pct_cell(s['gross_exposure'], 1, False)}  ({money_cell(s['long_value'] + s['short_value'])})")
@@ -130,7 +133,7 @@ def summary_cmd(home: Home, top: int, as_json: bool) -> None:
     for n in s["top_names"]:
         w = pct_cell(n["weight"], 2, False)
         tn.add_row(n["symbol"], n["sector"], money_cell(n["market_value"]),
-                   f"[yellow]{w}[/]" if n["weight"] > 0.15 else w, money_cell(n["day_pnl"]),
+                   f"[yellow]{w}[/]" if bands.over_weight(n["weight"], limit) else w, money_cell(n["day_pnl"]),
                    ", ".join(n["strategies"]))
     c.print(tn)
     ts = table("By sector", "Sector", ">Positions", ">Long", ">Short", ">Net", ">Gross %NAV", ">Net %NAV")

@@ -10,12 +10,24 @@ from typing import Any
 
 import click
 
+from mech_exo import bands
 from mech_exo.cli.common import console, emit_json, json_option, pass_home
 from mech_exo.cli.positions import summary_payload
-from mech_exo.cli.risk_cmds import (MONEY_TOL, killswitch_summary, latest_session, money_cell, open_data,
-                                    pct_cell, resolve_month, risk_config, status_cell, table, trading_line)
+from mech_exo.cli.risk_cmds import (
+    MONEY_TOL,
+    killswitch_summary,
+    latest_session,
+    money_cell,
+    open_data,
+    pct_cell,
+    resolve_month,
+    risk_config,
+    status_cell,
+    table,
+    trading_line,
+)
 from mech_exo.home import Home
-from mech_exo.reporting.snapshot import one, rows
+from mech_exo.reporting import read
 
 
 @click.group("risk")
@@ -27,12 +39,10 @@ def risk() -> None:
 
 def current_payload(home: Home, con) -> dict[str, Any]:
     d = latest_session(con)
-    intr = one(con, "select ts, session_date, nav, day_pnl, day_return from nav_intraday order by ts desc limit 1")
-    worst = one(con, "select min(day_return) as worst, arg_min(ts, day_return) as worst_ts from nav_intraday "
-                     "where session_date = ?", [d])
-    var = one(con, "select * from var_daily where session_date = ?", [d]) or {}
-    mtd = one(con, "select mtd_return, mtd_drawdown, history_days, guard_armed from mtd_drawdown "
-                   "where session_date = ?", [d]) or {}
+    intr = read.latest_intraday(con)
+    worst = read.session_worst(con, d)
+    var = read.var_on(con, d) or {}
+    mtd = read.mtd_on(con, d) or {}
     book = summary_payload(con, top=1)
     return {
         "session_date": d, "as_of": intr and intr["ts"], "nav": intr and intr["nav"],
@@ -95,15 +105,14 @@ def violations_payload(home: Home, con) -> dict[str, Any]:
     checks: list[dict[str, Any]] = []
 
     conc = cfg["concentration"]["max_weight_pct"]
-    pos = rows(con, "select strategy, symbol, weight from positions_current")
+    pos = read.position_weights(con)
     over = g.concentration_violations(pos, conc)
     top = max((g.pct(abs(p["weight"])) for p in pos if p["weight"] is not None), default=None)
     checks.append({"check": "concentration", "status": "WARNING" if over else "OK", "value_pct": over[0][1] if over else top,
                    "limit_pct": conc, "names": [{"symbol": s, "weight_pct": w} for s, w in over],
                    "detail": ", ".join(f"{s} {w:.2f}%" for s, w in over) or f"largest name {top or 0:.2f}%"})
 
-    var = one(con, "select level, utilization95, utilization99, var95_usd, var99_usd from var_daily "
-                   "where session_date = ?", [d]) or {}
+    var = read.var_on(con, d) or {}
     level = var.get("level")
     u = [x for x in (var.get("utilization95"), var.get("utilization99")) if x is not None]
     checks.append({"check": "var", "status": LEVEL_STATUS.get(level, "INFO"), "value_pct": g.pct(max(u)) if u else None,
@@ -113,12 +122,12 @@ def violations_payload(home: Home, con) -> dict[str, Any]:
                              f"critical {cfg['var']['critical_pct']}%, halt {cfg['var']['halt_pct']}%)"})
 
     ds = cfg["daily_stop"]
-    pts = rows(con, "select ts, day_return from nav_intraday where session_date = ? and day_return is not null "
-                    "order by ts", [d])
+    pts = read.intraday_returns(con, d)
     if pts:
         worst = min(pts, key=lambda r: r["day_return"])
         wp, lp = g.pct(worst["day_return"]), g.pct(pts[-1]["day_return"])
-        status = "CRITICAL" if wp <= ds["threshold_pct"] else "WARNING" if wp <= ds["warning_pct"] else "OK"
+        status = {bands.STOP: "CRITICAL", bands.WARN: "WARNING", bands.OK: "OK"}[
+            bands.loss_band_pct(wp, ds["threshold_pct"], ds["warning_pct"])]
         detail = f"worst {wp:.2f}% at {worst['ts']}, latest {lp:.2f}% (warn {ds['warning_pct']}%, halt {ds['threshold_pct']}%)"
     else:
         wp, status, detail = None, "INFO", "no intraday day return for the session"
@@ -126,10 +135,10 @@ def violations_payload(home: Home, con) -> dict[str, Any]:
                    "warning_pct": ds["warning_pct"], "detail": detail})
 
     ms = cfg["monthly_stop"]
-    m = one(con, "select mtd_return, history_days, guard_armed from mtd_drawdown where session_date = ?", [d])
+    m = read.mtd_on(con, d)
     if m and m["mtd_return"] is not None:
         mp = g.pct(m["mtd_return"])
-        hit = mp <= ms["threshold_pct"]
+        hit = bands.loss_band_pct(mp, ms["threshold_pct"]) == bands.STOP
         status = ("CRITICAL" if hit and m["guard_armed"] else "INFO" if hit else "OK")
         detail = (f"MTD {mp:.2f}% vs {ms['threshold_pct']}% — guard "
                   + ("armed" if m["guard_armed"] else f"not armed ({m['history_days']} of {ms['min_history_days']} sessions)"))
@@ -164,33 +173,13 @@ def violations_cmd(home: Home, as_json: bool) -> None:
 
 # --- monthly attribution ---------------------------------------------------------------------------
 
-ATTRIBUTION_SQL = """
-with s as (select session_date, prev_session_date from int_sessions where month = ?),
-     first as (select min(session_date) as d0, max(session_date) as d1 from s),
-     before as (select prev_session_date as dp from int_sessions, first where session_date = first.d0),
-     v1 as (select strategy, symbol, market_value from int_holdings_at_close, first where session_date = first.d1),
-     v0 as (select strategy, symbol, market_value from int_holdings_at_close, before where session_date = before.dp),
-     f as (select strategy, symbol, sum(signed_notional) as notional, sum(commission) as commissions
-           from int_fills where valuation_session_date in (select session_date from s) group by all),
-     k as (select strategy, symbol from v1 union select strategy, symbol from v0 union select strategy, symbol from f)
-select k.strategy, k.symbol, coalesce(sec.sector, 'UNKNOWN') as sector,
-       coalesce(v1.market_value, 0) - coalesce(v0.market_value, 0) - coalesce(f.notional, 0)
-         - coalesce(f.commissions, 0) as pnl
-from k
-left join v1 using (strategy, symbol) left join v0 using (strategy, symbol) left join f using (strategy, symbol)
-left join stg_landing__securities sec on sec.symbol = k.symbol
-order by pnl
-"""
-
-
 def attribution_payload(con, month: date) -> dict[str, Any]:
     """MTD P&L by strategy (Σ strategy_daily_pnl) and by symbol/sector (close-to-close value change of
     each strategy × symbol over the month less its fills and commissions — the same formula, so both
     add up to the same total); ``unattributed`` = NAV P&L − that total (flows timing, should be ~0)."""
-    tot = one(con, "select sum(pnl) as pnl, count(*) as n, max(session_date) as d from nav_daily where month = ?", [month])
-    strat = rows(con, "select strategy, sum(pnl) as pnl from strategy_daily_pnl where session_date in "
-                      "(select session_date from nav_daily where month = ?) group by strategy order by pnl", [month])
-    sym = rows(con, ATTRIBUTION_SQL, [month])
+    tot = read.month_totals(con, month)
+    strat = read.strategy_month_pnl(con, month)
+    sym = read.symbol_month_pnl(con, month)
     by_sector: dict[str, float] = {}
     by_symbol: dict[str, dict] = {}
     for r in sym:

@@ -14,7 +14,8 @@ from typing import Any, Iterable, Iterator
 
 from mech_exo.cli.common import ExoError, money, pct
 from mech_exo.home import Home
-from mech_exo.reporting.snapshot import NoData, one, rows, snapshot
+from mech_exo.reporting import read
+from mech_exo.reporting.snapshot import NoData, snapshot
 
 MONEY_TOL = 0.01      # USD: two P&L figures that should be equal may differ by float noise only
 RATIO_TOL = 1e-9      # fractions (returns) re-derived from the same numbers
@@ -32,10 +33,10 @@ def open_data(home: Home) -> Iterator[Any]:
 
 def latest_session(con) -> date:
     """The latest session in the data: what "today" means for every read command."""
-    r = one(con, "select max(session_date) as d from nav_daily")
-    if not r or r["d"] is None:
+    d = read.latest_session(con)
+    if d is None:
         raise NoData("no data yet: the snapshot has no sessions — run `exo run`")
-    return r["d"]
+    return d
 
 
 def resolve_session(con, value: str | None) -> date:
@@ -47,8 +48,8 @@ def resolve_session(con, value: str | None) -> date:
         d = date.fromisoformat(value)
     except ValueError:
         raise ExoError(f"--date {value!r}: expected today or YYYY-MM-DD") from None
-    if not one(con, "select 1 as x from nav_daily where session_date = ?", [d]):
-        first = one(con, "select min(session_date) as d from nav_daily")["d"]
+    if not read.has_session(con, d):
+        first = read.first_session(con)
         raise ExoError(f"--date {d}: no session on that date in the snapshot "
                        f"(sessions run from {first} to {latest})")
     return d
@@ -61,8 +62,8 @@ def resolve_month(con, value: str | None) -> date:
     if not re.fullmatch(r"\d{4}-\d{2}", value):
         raise ExoError(f"--month {value!r}: expected YYYY-MM")
     m = date(int(value[:4]), int(value[5:]), 1)
-    if not one(con, "select 1 as x from nav_daily where month = ?", [m]):
-        have = ", ".join(str(r["month"])[:7] for r in rows(con, "select distinct month from nav_daily order by 1"))
+    if not read.has_month(con, m):
+        have = ", ".join(str(x)[:7] for x in read.months(con))
         raise ExoError(f"--month {value}: no sessions in that month (months with data: {have or 'none'})")
     return m
 

@@ -12,10 +12,9 @@ from typing import Any
 import click
 
 from mech_exo.cli.common import console, emit_json, json_option, pass_home
-from mech_exo.cli.risk_cmds import (latest_session, max_drawdown_usd, money_cell, open_data, pct_cell, resolve_month,
-                                    since, table)
+from mech_exo.cli.risk_cmds import latest_session, max_drawdown_usd, money_cell, open_data, pct_cell, resolve_month, since, table
 from mech_exo.home import Home
-from mech_exo.reporting.snapshot import one, rows
+from mech_exo.reporting import read
 
 NO_FACTORS = ("There is no factor model in this product: these are per-strategy health figures "
               "(P&L, hit rate, drawdown of cumulative P&L, exposure), not factor scores.")
@@ -28,13 +27,9 @@ def scoring() -> None:
 
 def health_payload(con, first: date, last: date) -> dict[str, Any]:
     """Per strategy over sessions first..last: P&L, hit rate, drawdown of cumulative P&L, current exposure."""
-    daily = rows(con, "select strategy, session_date, pnl from strategy_daily_pnl where session_date between ? and ? "
-                      "order by strategy, session_date", [first, last])
-    nav = one(con, "select nav from positions_current limit 1") or one(
-        con, "select nav from nav_daily order by session_date desc limit 1")
-    expo = {r["strategy"]: r for r in rows(con, "select strategy, sum(abs(market_value)) as gross_value, "
-                                                "sum(market_value) as net_value, count(*) as positions "
-                                                "from positions_current group by strategy")}
+    daily = read.strategy_daily(con, first, last)
+    nav = read.current_nav(con)
+    expo = {r["strategy"]: r for r in read.strategy_exposure(con)}
     by: dict[str, list[float]] = {}
     for r in daily:
         by.setdefault(r["strategy"], []).append(r["pnl"])
@@ -93,7 +88,7 @@ def factor_health_cmd(home: Home, days: int, as_json: bool) -> None:
 def monthly_performance_cmd(home: Home, month: str | None, as_json: bool) -> None:
     with open_data(home) as con:
         m = resolve_month(con, month)
-        last = one(con, "select max(session_date) as d from nav_daily where month = ?", [m])["d"]
+        last = read.last_session_of_month(con, m)
         p = {**health_payload(con, m, last), "month": m}
     if as_json:
         emit_json(p)
