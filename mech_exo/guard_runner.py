@@ -205,7 +205,7 @@ def tick(home: Home, *, guards: Sequence[str] | None = None, now: datetime | Non
     suspect data still happens but its alert says DATA SUSPECT. ``con`` defaults to a read-only
     connection on ``data/analytics.duckdb``.
     """
-    from mech_exo.pipeline_state import read_failed_checks
+    from mech_exo.runstate import read_failed_checks
     from mech_exo.reporting.snapshot import connect
 
     ensure_halt_file(home)  # one stat when present: a halt must land even if the disk fills later

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from mech_exo.home import Home
-from mech_exo.runstate import as_jsonable, utc_now
+from mech_exo.runstate import as_jsonable, read_failed_checks, utc_now  # noqa: F401 — re-exported
 
 
 def pipeline_failure_alert(home: Home, step: str, error: str, guards_ran: bool = False) -> None:
@@ -52,18 +52,6 @@ def record_checks(home: Home, outcomes: list[Any], dbt_failed: list[str]) -> lis
                                "outcomes": [as_jsonable(o) for o in outcomes]}, default=str, indent=1))
     os.replace(tmp, path)
     return failed
-
-
-def read_failed_checks(home: Home) -> list[str]:
-    """Failed check names of the current snapshot. An unreadable record counts as a failure
-    (fail closed: we cannot vouch for the data)."""
-    path = home.state_dir / "checks.json"
-    if not path.exists():
-        return []
-    try:
-        return list(json.loads(path.read_text())["failed"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return [f"unreadable check record {path}"]
 
 
 def run_checks_on_snapshot(home: Home, con, now: datetime | None) -> list[Any]:

@@ -65,3 +65,15 @@ def read_state(home: Home, name: str) -> dict[str, Any] | None:
         return json.loads((home.state_dir / name).read_text())
     except (OSError, ValueError):
         return None
+
+
+def read_failed_checks(home: Home) -> list[str]:
+    """Failed check names of the current snapshot. An unreadable record counts as a failure
+    (fail closed: we cannot vouch for the data)."""
+    path = home.state_dir / "checks.json"
+    if not path.exists():
+        return []
+    try:
+        return list(json.loads(path.read_text())["failed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return [f"unreadable check record {path}"]

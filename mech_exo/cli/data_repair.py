@@ -59,7 +59,7 @@ def _print_run(report, c) -> None:
 @pass_home
 def refresh_cmd(home: Home, source: str, as_json: bool) -> None:
     """Re-ingest the inputs and rebuild (the data-pipeline job, then the guards), and say what was re-landed."""
-    from mech_exo.pipeline import as_jsonable
+    from mech_exo.runstate import as_jsonable
 
     report = _run(home, full_refresh=False, quiet=as_json)
     what = relanded(report.ingest, source)
@@ -120,7 +120,7 @@ def _fmt(v: Any) -> str:
 def repair_cmd(home: Home, kind: str, as_json: bool) -> None:
     """Full rebuild (re-ingest, dbt --full-refresh, checks, guards) and what changed: row counts and key
     figures read from the snapshot before vs after."""
-    from mech_exo.pipeline import as_jsonable
+    from mech_exo.runstate import as_jsonable
 
     before = figures(home, kind)
     report = _run(home, full_refresh=True, quiet=as_json)

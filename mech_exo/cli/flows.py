@@ -203,7 +203,7 @@ def restart_cmd(home: Home, name: str, as_json: bool) -> None:
     in-process. A schedule: what its tick would request. A sensor: one tick evaluated now (run
     requests are shown, not launched). Exit 1 when the run or tick failed.
     """
-    from mech_exo.pipeline import as_jsonable
+    from mech_exo.runstate import as_jsonable
 
     fs = _flowset(home)
     flow = _resolve(fs, name)

@@ -103,7 +103,7 @@ def run_cmd(home: Home, full_refresh: bool, no_guards: bool, now: str | None, as
     report = run_pipeline(home, now=_parse_now(now), full_refresh=full_refresh, guards=not no_guards,
                           by=f"cli:{_user()}", progress=None if as_json else (lambda m: c.print(f"• {m}")))
     if as_json:
-        from mech_exo.pipeline import as_jsonable
+        from mech_exo.runstate import as_jsonable
         emit_json(as_jsonable(report))
     else:
         print_report(report, c)
@@ -165,7 +165,7 @@ def demo_cmd(home: Home, seed: int, end_date: str, force: bool, as_json: bool) -
     report = run_pipeline(home, now=now, by="exo demo",
                           progress=None if as_json else (lambda m: c.print(f"• {m}")))
     if as_json:
-        from mech_exo.pipeline import as_jsonable
+        from mech_exo.runstate import as_jsonable
         emit_json({"story": as_jsonable(story), "report": as_jsonable(report)})
     else:
         print_report(report, c)

@@ -107,7 +107,7 @@ def monthly_dry_run(home: Home, con) -> dict[str, Any]:
     from mech_exo.cli.risk_cmds import killswitch_summary, risk_config
     from mech_exo.guard_runner import evaluate_guards, read_inputs
     from mech_exo.guards import MONTHLY
-    from mech_exo.pipeline import read_failed_checks
+    from mech_exo.runstate import read_failed_checks
 
     cfg = risk_config(home)["monthly_stop"]
     failed = read_failed_checks(home)

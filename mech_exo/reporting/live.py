@@ -58,6 +58,6 @@ def _last_build(home: Home) -> dict[str, Any] | None:
 def _failed_checks(home: Home) -> list[str]:
     # TODO(integrator): read_failed_checks belongs with the run-state readers in mech_exo.runstate; it
     # lives in pipeline_state (a layer above reporting) today, the one import here that points up.
-    from mech_exo.pipeline_state import read_failed_checks
+    from mech_exo.runstate import read_failed_checks
 
     return read_failed_checks(home)
