@@ -22,6 +22,7 @@ from mech_exo.config_guard import RISK_CONFIG, risk_config_unreadable
 from mech_exo.events import read_events, utc_now
 from mech_exo.home import Home
 from mech_exo.killswitch import KillSwitchError, ensure_halt_file, read_state, set_trading
+from mech_exo.reporting import read
 
 # Optional: the newest fill time for the freshness report (a dbt staging model; absent → not reported).
 FILLS_TABLE = "stg_landing__fills"
@@ -50,39 +51,18 @@ class HaltFailed(KillSwitchError):
 
 # --- reading ---------------------------------------------------------------------------------------
 
-def _rows(con, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-    cur = con.execute(sql, list(params))
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-
-def _one(con, sql: str) -> dict | None:
-    rows = _rows(con, sql)
-    return rows[0] if rows else None
-
-
-def _has_table(con, name: str) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_name = ?",
-                            [name]).fetchone()[0])
-
-
 def read_inputs(con) -> dict[str, Any]:
-    """Everything the guards judge, each from its table's latest session (not the wall clock)."""
-    latest = con.execute("select max(session_date) from nav_intraday").fetchone()[0]
-    points = _rows(con, "select ts, session_date, day_return from nav_intraday "
-                        "where session_date = ? order by ts", [latest]) if latest is not None else []
-    mtd = _one(con, "select session_date, month, mtd_return, history_days from mtd_drawdown "
-                    "order by session_date desc limit 1")
-    var = _one(con, "select * from var_daily order by session_date desc limit 1")
-    positions = _rows(con, "select strategy, symbol, weight from positions_current order by strategy, symbol")
-    mark_ts = con.execute("select max(ts) from nav_intraday").fetchone()[0]
-    fill_ts = (con.execute(f"select max(ts) from {FILLS_TABLE}").fetchone()[0]
-               if _has_table(con, FILLS_TABLE) else None)
-    session_dates = [r[0] for r in con.execute(
-        "select distinct session_date from nav_intraday order by session_date desc limit 10").fetchall()]
+    """Everything the guards judge, each from its table's latest session (not the wall clock);
+    every query is the shared read module's (``mech_exo.reporting.read``)."""
+    latest = read.latest_intraday_session(con)
+    points = read.session_points(con, latest) if latest is not None else []
+    var = read.latest_var_row(con)
+    mark = read.latest_mark_ts(con)
+    fill_ts = read.max_ts(con, FILLS_TABLE) if read.has_table(con, FILLS_TABLE) else None
     period = latest if latest is not None else (var or {}).get("session_date")
-    return {"points": points, "mtd": mtd, "var": var, "positions": positions, "latest_mark_ts": mark_ts,
-            "latest_fill_ts": fill_ts, "session_dates": session_dates,
+    return {"points": points, "mtd": read.latest_mtd_row(con), "var": var, "positions": read.position_weights(con),
+            "latest_mark_ts": mark["ts"] if mark else None, "latest_fill_ts": fill_ts,
+            "session_dates": [r["session_date"] for r in read.recent_session_dates(con, 10)],
             "period": None if period is None else str(period)}
 
 
@@ -205,8 +185,8 @@ def tick(home: Home, *, guards: Sequence[str] | None = None, now: datetime | Non
     suspect data still happens but its alert says DATA SUSPECT. ``con`` defaults to a read-only
     connection on ``data/analytics.duckdb``.
     """
-    from mech_exo.runstate import read_failed_checks
     from mech_exo.reporting.snapshot import connect
+    from mech_exo.runstate import read_failed_checks
 
     ensure_halt_file(home)  # one stat when present: a halt must land even if the disk fills later
     failed_config = fail_closed_on_config(home, by)  # no guard can judge without its thresholds

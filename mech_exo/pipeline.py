@@ -12,7 +12,8 @@ from mech_exo.pipeline_state import (  # noqa: F401
     record_checks,
     run_checks_on_snapshot,
 )
+from mech_exo.reporting.summary import headline  # noqa: F401
 from mech_exo.runstate import as_jsonable, read_run_status, read_state, utc_now, write_run_status  # noqa: F401
 from mech_exo.warehouse import PipelineError  # noqa: F401
 from mech_exo.warehouse.dbt import DBT_PROJECT_DIR, BuildResult, NodeResult, build, dbt_args, parse_manifest  # noqa: F401
-from mech_exo.warehouse.publish import headline, publish  # noqa: F401
+from mech_exo.warehouse.publish import publish  # noqa: F401

@@ -212,7 +212,7 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
     report.checks = checks.get("outcomes", [])
     failed = list(checks.get("failed", []))
     from mech_exo.reporting.snapshot import connect
-    from mech_exo.warehouse.publish import headline
+    from mech_exo.reporting.summary import headline
 
     con = connect(home)
     try:

@@ -224,6 +224,18 @@ def latest_var(con) -> Row | None:
     return one(con, f"select {VAR_COLUMNS} from var_daily order by session_date desc limit 1")
 
 
+def latest_var_row(con) -> Row | None:
+    """Every column of the latest ``var_daily`` row: what the VaR guard judges."""
+    return one(con, "select * from var_daily order by session_date desc limit 1")
+
+
+def latest_mtd_row(con) -> Row | None:
+    """session_date, month, mtd_return, history_days of the latest ``mtd_drawdown`` row: what the
+    monthly guard judges (it arms and breaches from these; dbt's own flags are checked equal in tests)."""
+    return one(con, "select session_date, month, mtd_return, history_days from mtd_drawdown "
+                    "order by session_date desc limit 1")
+
+
 def var_on(con, d: date) -> Row | None:
     return one(con, f"select {VAR_COLUMNS} from var_daily where session_date = ?", [d])
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from mech_exo.home import Home
 from mech_exo.warehouse import PipelineError
@@ -39,38 +38,6 @@ def publish(home: Home) -> Path:
         os.fsync(fh.fileno())
     os.replace(tmp, home.analytics_db)
     return home.analytics_db
-
-
-def headline(con) -> dict[str, Any]:
-    """Latest session's NAV, day and MTD return, VaR utilisation — what `exo run` ends with."""
-    def one(sql: str) -> dict[str, Any] | None:
-        cur = con.execute(sql)
-        row = cur.fetchone()
-        if row is None:
-            return None
-        return dict(zip([d[0] for d in cur.description], row))
-
-    daily = one("select session_date, nav, pnl, daily_return from nav_daily order by session_date desc limit 1")
-    if daily is None:
-        return {"session_date": None}
-    intraday = one("select ts, nav, day_pnl, day_return from nav_intraday order by ts desc limit 1")
-    worst = one("""select min(day_return) as worst_day_return from nav_intraday
-                   where session_date = (select max(session_date) from nav_intraday)""")
-    mtd = one("select mtd_return, mtd_drawdown, history_days, guard_armed from mtd_drawdown order by session_date desc limit 1")
-    var = one("""select var95_usd, var99_usd, utilization95, utilization99, level
-                 from var_daily order by session_date desc limit 1""")
-    return {
-        "session_date": daily["session_date"],
-        "nav": daily["nav"],
-        "day_pnl": daily["pnl"],
-        "day_return": daily["daily_return"],
-        "latest_ts": intraday["ts"] if intraday else None,
-        "latest_nav": intraday["nav"] if intraday else None,
-        "latest_day_return": intraday["day_return"] if intraday else None,
-        "worst_day_return": worst["worst_day_return"] if worst else None,
-        **(mtd or {}),
-        **(var or {}),
-    }
 
 
 def materialize_views(path: Path) -> list[str]:
