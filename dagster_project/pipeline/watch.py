@@ -7,7 +7,6 @@ the UI and ``exo flows`` see each tick. While it runs it holds the warehouse poo
 ``input_watch`` / ``intraday_refresh`` stand aside (they would only queue behind it).
 """
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -15,6 +14,7 @@ from assets.ingest import LANDING_TABLES
 from dagster_project.pipeline.assets import GUARDS_KEY, SNAPSHOT_KEY
 from dagster_project.pipeline.pool import POOL, tag_holder
 from dagster_project.resources import ExoHomeResource
+from mech_exo import session_calendar
 from mech_exo.config import session_or_default
 
 JOB_NAME = "intraday_watch"
@@ -28,12 +28,8 @@ class WatchConfig(dg.Config):
 
 
 def session_deadline(risk: dict, now: datetime, minutes_after_close: int) -> datetime:
-    """Today's close (exchange time) plus the grace minutes, in UTC."""
-    tz = ZoneInfo(risk["session"]["timezone"])
-    hh, mm = (int(x) for x in risk["session"]["close"].split(":"))
-    local = now.astimezone(tz)
-    close = local.replace(hour=hh, minute=mm, second=0, microsecond=0)
-    return (close + timedelta(minutes=minutes_after_close)).astimezone(timezone.utc)
+    """Today's close (exchange time) plus the grace minutes, in UTC (the session calendar's rule)."""
+    return session_calendar.today_close(now, risk["session"], minutes_after_close)
 
 
 def watcher_running(instance: dg.DagsterInstance) -> bool:
@@ -83,8 +79,7 @@ def intraday_watch():
 
 def make_intraday_watch_schedule(home) -> dg.ScheduleDefinition:
     session = session_or_default(home.risk_yml)  # a broken risk.yml must not stop the sensors loading
-    oh, om = (int(x) for x in session["open"].split(":"))
-    start = (datetime(2000, 1, 1, oh, om) - timedelta(minutes=5)).time()
+    start = session_calendar.before_open(session, 5)
     return dg.ScheduleDefinition(
         name="intraday_watch_session", job=intraday_watch,
         cron_schedule=f"{start.minute} {start.hour} * * 1-5", execution_timezone=session["timezone"],
