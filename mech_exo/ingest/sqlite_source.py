@@ -76,13 +76,16 @@ def _term(name: str, kind: str, present: bool, role: str) -> str:
         return f"coalesce(CAST({q} * 1e8 AS INTEGER) % {P}, 0)"
     if kind == "ts":
         return f"(coalesce(CAST(unixepoch({q}, 'subsec') * 1000 AS INTEGER) % {P}, 0) + length({q}))"
+    def at(k: int, w: int) -> str:  # a position past the end is '' → unicode NULL → 0
+        return f" + ifnull(unicode(substr({q}, {k}, 1)), 0) * {w}"
+
     base = f"(length({q}) * 131 + unicode({q})"
     if role == "id":
-        base += f" + unicode(substr({q}, -1)) * 7 + unicode(substr({q}, -2, 1)) * 11"
+        base += at(-1, 7) + at(-2, 11)
     elif role == "symbol":
-        base += f" + unicode(substr({q}, 2, 1)) * 7 + unicode(substr({q}, 3, 1)) * 11 + unicode(substr({q}, -1)) * 13"
+        base += at(2, 7) + at(3, 11) + at(-1, 13)
     elif role == "wide":
-        base += f" + unicode(substr({q}, -1)) * 7"
+        base += at(-1, 7)
     return f"coalesce({base}), 0)"
 
 
