@@ -309,6 +309,24 @@ def test_duplicate_of_an_already_landed_id_names_its_first_row(home, small_block
     assert f"{DB} fills row 11 (fill_id=F00003): duplicate fill_id (first seen at row 4)" in str(info.value)
 
 
+def test_padded_id_in_a_primary_key_table_still_clashes_with_a_landed_id(home, monkeypatch):
+    """SQLite's PRIMARY KEY lets ' F00003' and 'F00003' both in; landing trims, so they clash."""
+    ingest(home, now=NOW)
+    padded = list(fills(10, 1)[0])
+    padded[0] = " F00003"
+    insert(home, [tuple(padded)])
+    with pytest.raises(InputError) as info:
+        ingest(home, now=NOW)
+    assert f"{DB} fills row 11 (fill_id=F00003): duplicate fill_id (first seen at row 4)" in str(info.value)
+    execute(home, "DELETE FROM fills WHERE rowid = 11")
+    insert(home, fills(10, 2))
+    calls = []
+    real = table_blocks.landed_with_ids
+    monkeypatch.setattr(table_blocks, "landed_with_ids", lambda *a: calls.append(a) or real(*a))
+    assert ingest(home, now=NOW).rows_read["fills"] == 2
+    assert calls == []  # the padded row was deleted, its block re-landed clean: no scan of landed ids
+
+
 def test_mixed_sqlite_types_are_read_as_text_and_judged_by_rule(home):
     """ADBC infers one Arrow type per column from the first rows; a 1,500-row first stretch of NULL
     commissions, then reals, numbers stored as text, and a text quantity must all still work."""

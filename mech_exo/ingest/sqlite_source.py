@@ -194,6 +194,15 @@ class TradingDb:
             out.append((int(row[0]), int(row[1]), int(row[2]) if with_hash else None))
         return out
 
+    def unique_on(self, table: str, column: str) -> bool:
+        """True when a UNIQUE index (or the PRIMARY KEY) covers exactly ``column``: SQLite itself
+        then rules out two rows with the same raw value, so only whitespace-padded ids can clash."""
+        for (name,) in self._rows(f"SELECT name FROM pragma_index_list('{table}') WHERE \"unique\" = 1"):
+            cols = [r[0].lower() for r in self._rows(f"SELECT name FROM pragma_index_info('{name}')")]
+            if cols == [column.lower()]:
+                return True
+        return False
+
     def max_rowid(self, table: str) -> int | None:
         r = self._rows(f'SELECT max(rowid) FROM "{table}"')[0][0]
         return None if r is None else int(r)

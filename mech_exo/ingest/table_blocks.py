@@ -55,11 +55,12 @@ class Block:
     rowsum: int
     hash: int
     verified_seq: int
+    padded: bool = False   # holds a row whose raw id had surrounding whitespace (see trading_tables)
 
     @classmethod
     def from_dict(cls, d: dict) -> "Block":
         return cls(d["file"], int(d["lo"]), int(d["hi"]), int(d["n"]), int(d["rowsum"]), int(d["hash"]),
-                   int(d["verified_seq"]))
+                   int(d["verified_seq"]), bool(d.get("padded", False)))
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Part:
     raw: pa.Table
     old: list[Block]
     table: pa.Table | None = None   # validated rows (set by the caller)
+    padded: bool = False            # a raw id had surrounding whitespace (set by the caller)
 
     def stats(self) -> tuple[int, int, int]:
         rowid, h = self.raw.column("_rowid"), self.raw.column("_h")
@@ -85,6 +87,7 @@ class TableRun:
     keep: list[Block]
     parts: list[Part]
     rowid: bool = True
+    unique_id: bool = False       # SQLite enforces unique raw ids (PRIMARY KEY / UNIQUE index)
     rows_verified: int = 0
     full: bool = False            # no usable state: everything was read
     blocks: list[Block] = field(default_factory=list)   # after ``assemble``
@@ -158,7 +161,8 @@ def plan_table(db: TradingDb | None, spec: TableSpec, have: dict[str, str] | Non
             parts += _split(db.read(spec, have, f"WHERE rowid > {b.lo} AND rowid <= {b.hi}"), b.lo, b.hi, [b])
     wm = old[-1].hi if old else FIRST_LO
     parts += _split(db.read(spec, have, f"WHERE rowid > {wm}"), wm, None, [])
-    return TableRun(spec, directory, keep, parts, rows_verified=verified)
+    return TableRun(spec, directory, keep, parts, unique_id=db.unique_on(spec.name, have[spec.id_column]),
+                    rows_verified=verified)
 
 
 def _empty() -> pa.Table:
@@ -188,7 +192,7 @@ def assemble(run: TableRun, seq: int, schema: pa.Schema) -> None:
     blocks = list(run.keep)
     for k, part in enumerate(run.parts):
         n, rowsum, h = part.stats()
-        b = Block(f"b{seq:06d}_{k:03d}.parquet" if n else None, part.lo, part.hi, n, rowsum, h, seq)
+        b = Block(f"b{seq:06d}_{k:03d}.parquet" if n else None, part.lo, part.hi, n, rowsum, h, seq, part.padded)
         blocks.append(b)
         tables[id(b)] = part.table if part.table is not None else schema.empty_table()
     blocks.sort(key=lambda b: b.lo)
@@ -199,7 +203,7 @@ def assemble(run: TableRun, seq: int, schema: pa.Schema) -> None:
         parts = [tables.get(id(x)) if id(x) in tables else pq.read_table(run.directory / x.file)
                  for x in (a, b) if x.file]
         m = Block(f"b{seq:06d}_m{merged:02d}.parquet", a.lo, b.hi, a.n + b.n, a.rowsum + b.rowsum, a.hash + b.hash,
-                  min(a.verified_seq, b.verified_seq))
+                  min(a.verified_seq, b.verified_seq), a.padded or b.padded)
         merged += 1
         if not parts:
             m.file = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mech_exo.home import Home
 from mech_exo.ingest import table_blocks as tb
@@ -78,8 +79,15 @@ def _validate(run: tb.TableRun, db_rel: str, now_us: int, col: Collector) -> Non
     new = [p.table for p in run.parts if p.table is not None and p.table.num_rows]
     if not new:
         return
+    idc = run.spec.id_column
+    for p in run.parts:
+        if p.table.num_rows:
+            p.padded = bool(pc.any(pc.not_equal(p.raw.column(f"{idc}_t"), p.table.column(idc))).as_py())
     new_rows = pa.concat_tables(new)
-    landed = tb.landed_with_ids(run, new_rows.column(run.spec.id_column).unique())
+    # With SQLite enforcing unique raw ids, a new row can only repeat a landed id when one of the two
+    # raw ids was whitespace-padded (landing trims): only then scan the landed ids.
+    clash_possible = not run.unique_id or any(p.padded for p in run.parts) or any(b.padded for b in run.keep)
+    landed = tb.landed_with_ids(run, new_rows.column(run.spec.id_column).unique()) if clash_possible else None
     landed = landed if landed is not None else new_rows.select([run.spec.id_column, "source_row"]).slice(0, 0)
     report_duplicate_ids(new_rows, landed, run.spec, db_rel, col)
 
