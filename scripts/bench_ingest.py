@@ -32,7 +32,7 @@ from scale_book import TIERS, append, fills_table, write_book  # noqa: E402
 
 NOW = "2030-01-01T00:00:00+00:00"
 STEP = """
-import json, resource, sys, time
+import json, sys, time
 from datetime import datetime
 sys.path.insert(0, {code!r})
 from mech_exo.home import Home
@@ -41,7 +41,8 @@ from pathlib import Path
 t0 = time.perf_counter()
 r = ingest(Home(Path({home!r})), now=datetime.fromisoformat({now!r}))
 dt = time.perf_counter() - t0
-print(json.dumps({{"s": dt, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]  # this process only
+print(json.dumps({{"s": dt, "rss_mb": int(hwm) / 1024,
                   "n_fills": r.n_fills, "dirty_from": str(r.dirty_from)}}))
 """
 
