@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
@@ -54,6 +55,12 @@ def only(err: InputError, rule_part: str) -> list[str]:
 
 
 def landed(home, name) -> pa.Table:
+    """A landing file; ``fills.parquet`` / ``cash_flows.parquet`` name the table's blocks directory
+    (every block file, in rowid order), which is what the dbt source reads."""
+    table = name.removesuffix(".parquet")
+    if table in ("fills", "cash_flows"):
+        files = [str(p) for p in sorted((home.landing_dir / table).glob("*.parquet"))]  # incl. _schema.parquet
+        return ds.dataset(files, format="parquet").to_table().sort_by("source_row")
     return pq.read_table(home.landing_dir / name)
 
 
@@ -410,10 +417,10 @@ def test_landing_schemas_are_exactly_the_contract(home):
     write_parquet(home.market_dir / "sub/p.parquet", {"ts": ["2026-03-09T19:00:00Z"], "symbol": ["X"], "price": [1.0]})
     ingest(home, now=NOW)
     expected = {
-        "fills.parquet": [("fill_id", "string"), ("ts", "timestamp[us]"), ("symbol", "string"), ("side", "string"),
+        "fills/*.parquet": [("fill_id", "string"), ("ts", "timestamp[us]"), ("symbol", "string"), ("side", "string"),
                           ("quantity", "double"), ("price", "double"), ("commission", "double"),
                           ("strategy", "string"), ("source_row", "int64")],
-        "cash_flows.parquet": [("flow_id", "string"), ("ts", "timestamp[us]"), ("amount", "double"),
+        "cash_flows/*.parquet": [("flow_id", "string"), ("ts", "timestamp[us]"), ("amount", "double"),
                                ("note", "string"), ("source_row", "int64")],
         "securities.parquet": [("symbol", "string"), ("sector", "string"), ("name", "string")],
         "batches.parquet": [("landed_seq", "int64"), ("landed_at", "timestamp[us]"), ("dirty_from", "timestamp[us]"),
@@ -423,11 +430,14 @@ def test_landing_schemas_are_exactly_the_contract(home):
             ("source_row", "int64"), ("landed_seq", "int64")],
     }
     for name, cols in expected.items():
-        schema = pq.read_schema(home.landing_dir / name)
-        assert [(f.name, str(f.type)) for f in schema] == cols, name
-        for f in schema:
-            if pa.types.is_timestamp(f.type):
-                assert f.type.tz is None  # naive, meaning UTC
+        paths = sorted(home.landing_dir.glob(name))
+        assert len(paths) >= (2 if "*" in name else 1), name  # a table dir: its schema file + a block
+        for path in paths:
+            schema = pq.read_schema(path)
+            assert [(f.name, str(f.type)) for f in schema] == cols, path
+            for f in schema:
+                if pa.types.is_timestamp(f.type):
+                    assert f.type.tz is None  # naive, meaning UTC
     row = pq.read_table(mark_file(home, "sub/p.parquet")).to_pylist()[0]
     assert row["source_file"] == "data/market/sub/p.parquet" and row["source_row"] == 1 and row["landed_seq"] == 1
 
@@ -444,7 +454,7 @@ def test_empty_home_still_writes_every_file_with_its_schema(tmp_path):
     result = ingest(home, now=NOW)
     for name, schema in [("fills.parquet", FILLS_SCHEMA), ("cash_flows.parquet", FLOWS_SCHEMA),
                          ("securities.parquet", SECURITIES_SCHEMA)]:
-        t = pq.read_table(home.landing_dir / name)
+        t = landed(home, name)
         assert t.num_rows == 0 and t.schema.equals(schema), name
     batches = pq.read_table(home.landing_dir / "batches.parquet").to_pylist()
     assert batches == [{"landed_seq": 1, "landed_at": datetime(2026, 3, 10, 12), "dirty_from": None,
@@ -636,7 +646,7 @@ def test_duckdb_reads_landing_with_the_contract_types(home):
     ingest(home, now=NOW)
     con = duckdb.connect()
     d = str(home.landing_dir)
-    fills = con.execute(f"describe select * from read_parquet('{d}/fills.parquet')").fetchall()
+    fills = con.execute(f"describe select * from read_parquet('{d}/fills/*.parquet')").fetchall()
     assert [(r[0], r[1]) for r in fills] == [
         ("fill_id", "VARCHAR"), ("ts", "TIMESTAMP"), ("symbol", "VARCHAR"), ("side", "VARCHAR"),
         ("quantity", "DOUBLE"), ("price", "DOUBLE"), ("commission", "DOUBLE"), ("strategy", "VARCHAR"),

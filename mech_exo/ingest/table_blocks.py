@@ -1,0 +1,254 @@
+"""fills / cash_flows landed as blocks: one Parquet file per SQLite rowid range, appended per tick.
+
+``data/landing/fills/bSSSSSS_KKK.parquet`` holds the validated rows whose rowid lies in a range
+``(lo, hi]``; the ranges are contiguous from the first row to the watermark (the highest rowid
+landed). ``_state.json`` keeps per block: file, lo, hi, and what SQLite said about the range when it
+was landed — ``n`` (count), ``rowsum`` (sum of rowids) and ``hash`` (sum of row hashes,
+sqlite_source.py) — plus ``verified_seq``, the last run that re-checked its content.
+
+A run (``plan_table``):
+* reads the rows above the watermark only, and lands them as new blocks (split at ``BLOCK_ROWS``);
+* asks SQLite, per old block, for count and sum of rowids (a b-tree walk: catches any deleted or
+  inserted row at once) and, for the newest blocks (``HOT_ROWS``) plus the least recently verified
+  older ones up to ``VERIFY_ROWS`` rows, the content hash (catches an edited row; every block is
+  re-verified within ``ceil(history / VERIFY_ROWS)`` runs, every run with ``verify_all``);
+* re-reads a block whose figures differ, lands it anew, and diffs old vs new rows to find the earliest
+  ts that changed (``dirty_from``: dbt recomputes from that session on).
+Small tail blocks are merged as they accumulate (two neighbours of similar size, up to
+``BLOCK_ROWS``), so a session of 5-minute ticks leaves a few files, not thousands. The figures of a
+merged block are the exact sums of its parts'.
+
+Crash safety: new block files are written as ``<file>.pending`` (not matched by the dbt glob
+``*.parquet``); ``_state.json`` is the commit; only then are pending files renamed and replaced
+blocks deleted (``finalize``, which the next run repeats first, so a crash anywhere neither loses
+nor doubles rows: before the commit the old state and files stand, after it the renames are redone).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from mech_exo.ingest.files import fsync_dir, write_parquet_atomic, write_parquet_durable
+from mech_exo.ingest.schemas import SCHEMA_PLACEHOLDER
+from mech_exo.ingest.sqlite_source import TableSpec, TradingDb
+
+BLOCK_ROWS = 262_144
+HOT_ROWS = 100_000
+VERIFY_ROWS = 1_000_000
+FIRST_LO = -(2 ** 63)
+PENDING = ".pending"
+
+
+@dataclass
+class Block:
+    file: str | None       # None: a range that holds no rows now (kept so re-inserted rows are seen)
+    lo: int                # exclusive
+    hi: int                # inclusive
+    n: int
+    rowsum: int
+    hash: int
+    verified_seq: int
+    padded: bool = False   # holds a row whose raw id had surrounding whitespace (see trading_tables)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Block":
+        return cls(d["file"], int(d["lo"]), int(d["hi"]), int(d["n"]), int(d["rowsum"]), int(d["hash"]),
+                   int(d["verified_seq"]), bool(d.get("padded", False)))
+
+
+@dataclass
+class Part:
+    """A rowid range read this run. ``old``: the landed blocks it replaces ([] for new rows)."""
+
+    lo: int
+    hi: int
+    raw: pa.Table
+    old: list[Block]
+    table: pa.Table | None = None   # validated rows (set by the caller)
+    padded: bool = False            # a raw id had surrounding whitespace (set by the caller)
+
+    def stats(self) -> tuple[int, int, int]:
+        rowid, h = self.raw.column("_rowid"), self.raw.column("_h")
+        return (self.raw.num_rows, int(np.sum(rowid.to_numpy(), dtype=np.int64)) if len(rowid) else 0,
+                int(np.sum(h.to_numpy(), dtype=np.int64)) if len(h) else 0)
+
+
+@dataclass
+class TableRun:
+    spec: TableSpec
+    directory: Path
+    keep: list[Block]
+    parts: list[Part]
+    rowid: bool = True
+    unique_id: bool = False       # SQLite enforces unique raw ids (PRIMARY KEY / UNIQUE index)
+    rows_verified: int = 0
+    full: bool = False            # no usable state: everything was read
+    blocks: list[Block] = field(default_factory=list)   # after ``assemble``
+    to_write: dict[str, pa.Table] = field(default_factory=dict)
+
+    @property
+    def replaced(self) -> list[Block]:
+        return [b for p in self.parts for b in p.old]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(p.raw.num_rows for p in self.parts)
+
+
+def _split(raw: pa.Table, lo: int, hi: int | None, old: list[Block]) -> list[Part]:
+    """``raw`` (rowid order) as parts of at most BLOCK_ROWS rows covering ``(lo, hi]`` (hi=None: up to
+    the last row read, the new watermark)."""
+    if raw.num_rows == 0:
+        return [Part(lo, hi, raw, old)] if hi is not None else []
+    rowids = raw.column("_rowid").to_numpy()
+    parts = []
+    for start in range(0, raw.num_rows, BLOCK_ROWS):
+        stop = min(start + BLOCK_ROWS, raw.num_rows)
+        last = stop == raw.num_rows
+        end = (hi if hi is not None else int(rowids[-1])) if last else int(rowids[stop - 1])
+        parts.append(Part(lo, end, raw.slice(start, stop - start), old if start == 0 else []))
+        lo = end
+    return parts
+
+
+def _to_verify(blocks: list[Block], verify_all: bool) -> list[bool]:
+    if verify_all:
+        return [True] * len(blocks)
+    chosen, covered = set(), 0
+    for i in range(len(blocks) - 1, -1, -1):   # the hot tail, where late corrections usually land
+        if covered >= HOT_ROWS:
+            break
+        chosen.add(i)
+        covered += blocks[i].n
+    budget = VERIFY_ROWS
+    for i in sorted(set(range(len(blocks))) - chosen, key=lambda i: (blocks[i].verified_seq, blocks[i].lo)):
+        if budget <= 0:
+            break
+        chosen.add(i)
+        budget -= max(blocks[i].n, 1)
+    return [i in chosen for i in range(len(blocks))]
+
+
+def plan_table(db: TradingDb | None, spec: TableSpec, have: dict[str, str] | None, state: dict | None,
+               directory: Path, seq: int, verify_all: bool) -> TableRun:
+    """Decide and read what this run lands for one table (inside the caller's read transaction)."""
+    old = [Block.from_dict(b) for b in (state or {}).get("blocks", [])]
+    if db is None or have is None:  # no trading.db: the table is empty now; every landed row is gone
+        gone = [Part(FIRST_LO, old[-1].hi, _empty(), old)] if old else []
+        return TableRun(spec, directory, [], gone, full=state is None)
+    if not db.has_rowid(spec.name):  # WITHOUT ROWID table or a view: no watermark, read it all
+        raw = db.read(spec, have, rowid=False)
+        return TableRun(spec, directory, [], [Part(FIRST_LO, raw.num_rows, raw, old)], rowid=False, full=True)
+    if state is None or not state.get("rowid", True):
+        raw = db.read(spec, have)
+        return TableRun(spec, directory, [], _split(raw, FIRST_LO, None, old), full=True)
+    content = _to_verify(old, verify_all)
+    stats = db.range_stats(spec, have, [(b.lo, b.hi) for b in old], content)
+    keep, parts, verified = [], [], 0
+    for b, (n, rowsum, h), checked in zip(old, stats, content):
+        if n == b.n and rowsum == b.rowsum and (not checked or h == b.hash):
+            if checked:
+                b.verified_seq, verified = seq, verified + n
+            keep.append(b)
+        else:
+            parts += _split(db.read(spec, have, f"WHERE rowid > {b.lo} AND rowid <= {b.hi}"), b.lo, b.hi, [b])
+    wm = old[-1].hi if old else FIRST_LO
+    parts += _split(db.read(spec, have, f"WHERE rowid > {wm}"), wm, None, [])
+    return TableRun(spec, directory, keep, parts, unique_id=db.unique_on(spec.name, have[spec.id_column]),
+                    rows_verified=verified)
+
+
+def _empty() -> pa.Table:
+    return pa.table({"_rowid": pa.array([], pa.int64()), "_h": pa.array([], pa.int64())})
+
+
+def landed_table(run: TableRun, blocks: list[Block], columns: list[str] | None = None) -> pa.Table | None:
+    files = [str(run.directory / b.file) for b in blocks if b.file]
+    if not files:
+        return None
+    return ds.dataset(files, format="parquet").to_table(columns=columns)
+
+
+def landed_with_ids(run: TableRun, ids: pa.Array) -> pa.Table | None:
+    """Rows of the kept blocks whose id is among ``ids`` (id column read, filtered in C)."""
+    files = [str(run.directory / b.file) for b in run.keep if b.file]
+    if not files or len(ids) == 0:
+        return None
+    idc = run.spec.id_column
+    return ds.dataset(files, format="parquet").to_table(columns=[idc, "source_row"],
+                                                         filter=pc.field(idc).isin(ids))
+
+
+def assemble(run: TableRun, seq: int, schema: pa.Schema) -> None:
+    """The block list after this run: kept blocks + parts as blocks, small tail blocks merged."""
+    tables: dict[int, pa.Table] = {}
+    blocks = list(run.keep)
+    for k, part in enumerate(run.parts):
+        n, rowsum, h = part.stats()
+        b = Block(f"b{seq:06d}_{k:03d}.parquet" if n else None, part.lo, part.hi, n, rowsum, h, seq, part.padded)
+        blocks.append(b)
+        tables[id(b)] = part.table if part.table is not None else schema.empty_table()
+    blocks.sort(key=lambda b: b.lo)
+    merged = 0
+    while (len(blocks) >= 2 and blocks[-2].n <= blocks[-1].n and blocks[-2].n + blocks[-1].n <= BLOCK_ROWS
+           and run.rowid):
+        a, b = blocks[-2], blocks[-1]
+        parts = [tables.get(id(x)) if id(x) in tables else pq.read_table(run.directory / x.file)
+                 for x in (a, b) if x.file]
+        m = Block(f"b{seq:06d}_m{merged:02d}.parquet", a.lo, b.hi, a.n + b.n, a.rowsum + b.rowsum, a.hash + b.hash,
+                  min(a.verified_seq, b.verified_seq), a.padded or b.padded)
+        merged += 1
+        if not parts:
+            m.file = None
+        tables[id(m)] = pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
+        blocks[-2:] = [m]
+    run.blocks = blocks
+    run.to_write = {b.file: tables[id(b)] for b in blocks if b.file and id(b) in tables}
+
+
+def state_of(run: TableRun) -> dict:
+    return {"rowid": run.rowid, "blocks": [asdict(b) for b in run.blocks]}
+
+
+def write_pending(run: TableRun) -> None:
+    run.directory.mkdir(parents=True, exist_ok=True)
+    placeholder = run.directory / SCHEMA_PLACEHOLDER
+    for name, table in run.to_write.items():
+        write_parquet_durable(table, run.directory / (name + PENDING))
+    if not placeholder.exists():  # zero rows: the dbt glob <table>/*.parquet always matches a file
+        write_parquet_atomic(_schema_only(run), placeholder)
+    fsync_dir(run.directory)
+
+
+def _schema_only(run: TableRun) -> pa.Table:
+    from mech_exo.ingest.validate_tables import SCHEMAS
+
+    return SCHEMAS[run.spec.name].empty_table()
+
+
+def finalize(directory: Path, state: dict | None) -> bool:
+    """Make the directory match the committed state: rename pending files of committed blocks, delete
+    everything else. False when a committed block is missing altogether (the state cannot be used)."""
+    if not directory.exists():
+        return state is None or not state.get("blocks")
+    wanted = {b["file"] for b in (state or {}).get("blocks", []) if b.get("file")}
+    ok = True
+    for name in wanted:
+        final, pending = directory / name, directory / (name + PENDING)
+        if not final.exists():
+            if pending.exists():
+                os.replace(pending, final)
+            else:
+                ok = False
+    for p in directory.iterdir():
+        if p.name not in wanted and p.name != SCHEMA_PLACEHOLDER:
+            p.unlink()
+    fsync_dir(directory)
+    return ok

@@ -1,0 +1,124 @@
+"""trading.db's two tables for one run: open, check their shape, plan the blocks, validate, diff.
+
+Both tables are read in one ADBC read transaction (sqlite_source.TradingDb), so fills and cash
+flows come from the same instant while the engine keeps writing. A missing file is a fresh home
+(no fills yet); an existing one must hold both tables with the SPEC §2 columns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mech_exo.home import Home
+from mech_exo.ingest import table_blocks as tb
+from mech_exo.ingest.files import rel
+from mech_exo.ingest.sqlite_source import SourceError, TableSpec, TradingDb
+from mech_exo.ingest.validate_tables import FILLS, FLOWS, SCHEMAS, VALIDATORS, report_duplicate_ids
+from mech_exo.ingest.violations import Collector
+
+SPECS = (FILLS, FLOWS)
+
+
+@dataclass
+class TablesRead:
+    runs: dict[str, tb.TableRun]
+    dirty_from: int | None          # earliest ts (µs) any of these tables changed, None = nothing
+
+
+def table_dir(home: Home, name: str):
+    return home.landing_dir / name
+
+
+def _have(db: TradingDb, spec: TableSpec, db_rel: str, col: Collector) -> dict[str, str] | None:
+    have = db.columns(spec.name)
+    if have is None:
+        col.add(db_rel, None, f"table '{spec.name}' is missing (SPEC §2 input contract)", show_value=False)
+        return None
+    missing = [c for c in spec.required if c not in have]
+    if missing:
+        col.add(db_rel, None, f"missing required column(s): {', '.join(missing)}", show_value=False, table=spec.name)
+        return None
+    return have
+
+
+def read_tables(home: Home, states: dict[str, dict | None], seq: int, now_us: int, verify_all: bool,
+                col: Collector) -> TablesRead | None:
+    """None after reporting a file- or table-level violation (then nothing is planned)."""
+    path, db_rel = home.trading_db, rel(home, home.trading_db)
+    runs: dict[str, tb.TableRun] = {}
+    try:
+        db = TradingDb(path) if path.exists() else None
+        try:
+            haves = {s.name: _have(db, s, db_rel, col) for s in SPECS} if db else {s.name: None for s in SPECS}
+            if db and any(h is None for h in haves.values()):
+                return None
+            for spec in SPECS:
+                runs[spec.name] = tb.plan_table(db, spec, haves[spec.name], states.get(spec.name),
+                                                table_dir(home, spec.name), seq, verify_all)
+        finally:
+            if db:
+                db.close()
+    except SourceError as exc:
+        col.add(db_rel, None, f"not a readable SQLite database ({exc})", show_value=False)
+        return None
+    dirty: list[int] = []
+    for name, run in runs.items():
+        _validate(run, db_rel, now_us, col)
+        if not col.total:
+            dirty += [t for t in [_changed_min_ts(run)] if t is not None]
+    return TablesRead(runs, min(dirty) if dirty else None)
+
+
+def _validate(run: tb.TableRun, db_rel: str, now_us: int, col: Collector) -> None:
+    validate = VALIDATORS[run.spec.name]
+    for part in run.parts:
+        part.table = validate(part.raw, db_rel, now_us, col) if part.raw.num_columns > 2 else \
+            SCHEMAS[run.spec.name].empty_table()
+    new = [p.table for p in run.parts if p.table is not None and p.table.num_rows]
+    if not new:
+        return
+    idc = run.spec.id_column
+    for p in run.parts:
+        if p.table.num_rows:
+            p.padded = bool(pc.any(pc.not_equal(p.raw.column(f"{idc}_t"), p.table.column(idc))).as_py())
+    new_rows = pa.concat_tables(new)
+    # With SQLite enforcing unique raw ids, a new row can only repeat a landed id when one of the two
+    # raw ids was whitespace-padded (landing trims): only then scan the landed ids.
+    clash_possible = not run.unique_id or any(p.padded for p in run.parts) or any(b.padded for b in run.keep)
+    landed = tb.landed_with_ids(run, new_rows.column(run.spec.id_column).unique()) if clash_possible else None
+    landed = landed if landed is not None else new_rows.select([run.spec.id_column, "source_row"]).slice(0, 0)
+    report_duplicate_ids(new_rows, landed, run.spec, db_rel, col)
+
+
+def _changed_min_ts(run: tb.TableRun) -> int | None:
+    """Earliest ts among rows added, removed or changed (µs): new rows by their own ts; a re-read
+    range by the rows that differ between its landed and its new version (source_row aside)."""
+    import duckdb
+
+    out: list[int] = []
+    new_only = [p.table for p in run.parts if not p.old and p.table is not None and p.table.num_rows]
+    for t in new_only:
+        out.append(int(t.column("ts").cast(pa.int64()).to_numpy().min()))
+    reread = [p for p in run.parts if p.old]
+    if reread:
+        schema = SCHEMAS[run.spec.name]
+        cols = ", ".join(f'"{c}"' for c in schema.names if c != "source_row")
+        old = tb.landed_table(run, run.replaced)
+        old = old.cast(schema) if old is not None else schema.empty_table()
+        new = pa.concat_tables([p.table for p in reread if p.table is not None] or [schema.empty_table()])
+        con = duckdb.connect()
+        try:
+            con.register("old_rows", old)
+            con.register("new_rows", new)
+            got = con.execute(f"""
+                select epoch_us(min(ts)) from (
+                  (select {cols} from old_rows except all select {cols} from new_rows)
+                  union all
+                  (select {cols} from new_rows except all select {cols} from old_rows))""").fetchone()[0]
+        finally:
+            con.close()
+        if got is not None:
+            out.append(int(got))
+    return min(out) if out else None
