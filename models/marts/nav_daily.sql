@@ -1,5 +1,7 @@
 -- NAV at each session close, P&L net of flows and the flow-adjusted daily return (SPEC §3):
 --   pnl_d = NAV_d − NAV_{d−1} − F_d ;  daily_return_d = pnl_d / (NAV_{d−1} + F_d)
+-- F_d = the flows in (close_{d−1}, close_d] (int_cash_flows.session_date): the flows d's close is the
+-- first to see, so NAV_d and F_d always move together and no flow can move a return.
 with sessions as (
     select session_date, close_ts, session_seq, month from {{ ref('int_sessions') }}
 ),

@@ -45,10 +45,17 @@ cash as (
 ),
 
 flows_so_far as (
+    -- F_d(≤t): the flows after the previous session's close, up to t (SPEC §3). The same window as
+    -- F_d in nav_daily, so a flow after close_{d−1} (an evening withdrawal, a weekend deposit)
+    -- first moves NAV and F together on d, and never the return.
     select t.ts, coalesce(sum(f.amount), 0) as flows_so_far
     from times as t
+    join {{ ref('int_sessions') }} as s
+        on s.session_date = t.session_date
+    left join {{ ref('int_sessions') }} as p
+        on p.session_date = s.prev_session_date
     left join {{ ref('int_cash_flows') }} as f
-        on f.session_date = t.session_date and f.ts <= t.ts
+        on f.ts <= t.ts and (p.close_ts is null or f.ts > p.close_ts)
     group by t.ts
 ),
 
