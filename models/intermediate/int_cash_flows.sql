@@ -7,7 +7,7 @@ with flows as (
 ),
 
 sessions as (
-    select session_date, close_ts from {{ ref('int_sessions') }}
+    select * from {{ ref('int_sessions') }}
 ),
 
 dated as (
