@@ -6,11 +6,17 @@
   Incremental: a tick recomputes only the sessions from the earliest changed input onward (the
   current session, normally). The as-of mark before that window comes from the small per-day
   table int_symbol_session_marks, so the raw marks of older sessions are not read again.
+
+  The guards read this model, so its columns are a contract (marts/_models.yml). dbt requires an
+  on_schema_change policy for a contracted incremental model: a column added by a later release is
+  appended (NULL in sessions built before it, filled as sessions are rebuilt or by a full refresh)
+  rather than failing every tick until someone runs `exo run --full-refresh`.
 -#}
 {{ config(
     materialized = 'incremental',
     incremental_strategy = 'delete+insert',
     unique_key = 'session_date',
+    on_schema_change = 'append_new_columns',
 ) }}
 
 {%- set since = dirty_from_date(ref('stg_landing__batches')) %}
@@ -114,7 +120,7 @@ flows_so_far as (
         coalesce(sum(f.amount), 0) as flows_so_far
     from windows as w
     left join cash_flows as f
-        on f.ts > w.after_ts and f.ts <= w.ts
+        on w.after_ts < f.ts and w.ts >= f.ts
     group by w.ts
 ),
 

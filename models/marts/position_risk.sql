@@ -23,12 +23,12 @@ symbol_close_marks as (
 
 scenario_days as (
     -- the last var_window sessions that have a previous session (a return needs two closes)
-    select session_date
-    from sessions
+    select s.session_date
+    from sessions as s
     where
-        prev_session_date is not null
-        and session_date <= (select max(session_date) from positions_current)
-    order by session_date desc
+        s.prev_session_date is not null
+        and s.session_date <= (select max(pc.session_date) from positions_current as pc)
+    order by s.session_date desc
     limit {{ w }}
 ),
 
@@ -88,7 +88,7 @@ weights as (
         p.session_date,
         case when p.rank0 = b.k then 1 - b.w else b.w end as wt
     from brackets as b
-    inner join portfolio as p on p.rank0 = b.k or (p.rank0 = b.k + 1 and b.w > 0)
+    inner join portfolio as p on b.k = p.rank0 or (b.k + 1 = p.rank0 and b.w > 0)
 ),
 
 contrib as (
@@ -112,11 +112,11 @@ final as (
         c.var99_contribution,
         {{ safe_divide('c.var95_contribution', 'sum(c.var95_contribution) over ()') }} as var95_share,
         p.weight,
-        (select n_scenarios from n) as n_scenarios,
+        (select n.n_scenarios from n) as n_scenarios,
         p.session_date
     from positions_current as p
     left join contrib as c on p.strategy = c.strategy and p.symbol = c.symbol
 )
 
 select * from final
-order by var95_contribution desc nulls last, strategy, symbol
+order by var95_contribution desc nulls last, strategy asc, symbol asc

@@ -39,11 +39,13 @@ holdings_at_close as (
 ),
 
 asof_time as (
-    select max(ts) as ts from (
+    select max(latest.ts) as ts
+    from (
         select max(ts) as ts from marks
         union all
-        select max(ts) as ts from fills where session_date is not null
-    )
+        select max(ts) as ts from fills
+        where session_date is not null
+    ) as latest
 ),
 
 latest_session as (
@@ -89,7 +91,7 @@ prev_close as (
         symbol,
         market_value as prev_value
     from holdings_at_close
-    where session_date = (select prev_session_date from now)
+    where session_date = (select n.prev_session_date from now as n)
 ),
 
 today_fills as (
@@ -132,4 +134,4 @@ final as (
 )
 
 select * from final
-order by abs(market_value) desc, strategy, symbol
+order by abs(market_value) desc, strategy asc, symbol asc

@@ -44,7 +44,7 @@ windowed as (
         o.r
     from anchor as a
     inner join obs as o
-        on o.obs_seq > a.last_obs - {{ w }} and o.obs_seq <= a.last_obs
+        on a.last_obs - {{ w }} < o.obs_seq and a.last_obs >= o.obs_seq
 ),
 
 quantiles as (
