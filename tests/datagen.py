@@ -31,12 +31,18 @@ Which date holds which hard case:
 | 2026-03-09 (Mon, EDT) | intraday marks; a CHARL fill at 20:30Z = 16:30 EDT: AFTER the 20:00Z close |
 | 2026-03-11 | BRAVO has no mark: as-of carry-forward from 03-10 |
 | 2026-03-12 | empty day: marks, no fills, no flows |
+| 2026-03-15 (Sun) | $400k deposit at 18:30 local (a weekend, after any close) ⇒ counts in 2026-03-16 |
 | 2026-03-20 → 10-19 | no sessions; a $250k deposit on 2026-06-15 rolls to 2026-10-19 |
 | 2026-10-24 (Sat) | $500k deposit (naive UTC spelling) rolls to 2026-10-26 |
 | 2026-10-30 → 11-02 | month boundary (Oct → Nov); US DST ends 2026-11-01; intraday marks on both |
+| 2026-11-04 (Wed) | evening withdrawal −$250k at 20:30 local (= 01:30Z on 11-05): after the close ⇒ in F of 11-05 |
 | 2026-11-10 | intraday withdrawal −$750k at 13:15:00.25 local |
 | 2026-11-12 | an ALPHA fill at 16:45 local (after the close) |
 | 2026-11-18 .. 11-20 | intraday marks every 30 min (09:30 .. 15:30, plus the 16:00 close) |
+
+Flows count in the session whose close first sees them (close_{d−1} < ts ≤ close_d, SPEC §3), and
+the simulation aims its designed returns with that same F_d(≤t), so the evening withdrawal of a
+``quiet`` book still shows a return near 0 on 11-05 (dated by local day it would read as −2.5 %).
 
 Every 7th fill spells its symbol `` alpha``-style (lower case, leading space) and every 5th SELL is
 ``sell``: ARCHITECTURE's landing contract upper-cases and strips them.
@@ -104,6 +110,8 @@ HARD_CASES = {
     "missing_mark": MISSING_MARK, "empty_day": EMPTY_DAY, "gap_deposit_session": date(2026, 10, 19),
     "weekend_deposit": date(2026, 10, 24), "weekend_deposit_session": date(2026, 10, 26),
     "month_boundary_b": (date(2026, 10, 30), date(2026, 11, 2)), "intraday_withdrawal": date(2026, 11, 10),
+    "weekend_deposit_b": date(2026, 3, 15), "weekend_deposit_b_session": date(2026, 3, 16),
+    "evening_withdrawal": date(2026, 11, 4), "evening_withdrawal_session": date(2026, 11, 5),
     "fill_after_close": date(2026, 11, 12), "last_session": LAST_DAYS[-1], "short": ("stat_arb", "DELTA"),
     "unknown_sector": "ECHO",
 }
@@ -220,7 +228,9 @@ def plan_flows() -> list[tuple[datetime, float, str]]:
     return [(local(date(2026, 2, 6), 15, 0), 10_000_000.0, "initial capital"),
             (datetime(2026, 2, 16, 17, 0, tzinfo=UTC), 1_000_000.0, "deposit on a holiday"),
             (datetime(2026, 6, 15, 12, 0, tzinfo=UTC), 250_000.0, "deposit between sessions"),
+            (local(date(2026, 3, 15), 18, 30), 400_000.0, "weekend deposit (Sunday evening)"),
             (datetime(2026, 10, 24, 14, 0, tzinfo=UTC), 500_000.0, "weekend deposit"),
+            (local(date(2026, 11, 4), 20, 30), -250_000.0, "evening withdrawal (after the close)"),
             (local(date(2026, 11, 10), 13, 15, 0, 250_000), -750_000.0, "intraday withdrawal")]
 
 
@@ -337,8 +347,7 @@ def simulate(opt: Options) -> _Sim:
             events.append((local(d, 16, 0), 1, "marks_only_others", d))
             events.append((local(d, 16, 0, 0, 500_000), 1, "late_print", d))
     events.sort(key=lambda e: (e[0], e[1]))
-    session_of = _session_lookup(days)
-    prev_nav, day_flows, cur = 0.0, 0.0, None
+    prev_nav, cur, prev_close = 0.0, None, None
     for e in events:
         t, kind = e[0], e[2]
         if kind == "flow":
@@ -349,8 +358,10 @@ def simulate(opt: Options) -> _Sim:
             continue
         d = e[3]
         if d != cur:  # first mark of a new session: NAV of the previous close is known
+            prev_close = local(cur, 16, 0) if cur is not None else None
             cur = d
-            day_flows_all = [(ft, a) for ft, a, _ in flows if session_of(ft) == d]
+            # F_d(≤t) counts the flows after the previous close (SPEC §3), whatever their local date
+            day_flows_all = [(ft, a) for ft, a, _ in flows if prev_close is None or ft > prev_close]
         f_le = sum(a for ft, a in day_flows_all if ft <= t)
         if kind == "marks":
             i, n = e[4], e[5]
@@ -367,13 +378,6 @@ def simulate(opt: Options) -> _Sim:
         elif kind == "late_print":
             sim.do_marks(t, d, ["CHARL"], sim.sigma / 4, None)
     return sim
-
-
-def _session_lookup(days: list[date]):
-    def session_of(t: datetime) -> date | None:
-        ld = t.astimezone(NY).date()
-        return next((d for d in days if d >= ld), None)
-    return session_of
 
 
 def _mark_file(t: datetime, d: date) -> str:

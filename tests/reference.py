@@ -14,6 +14,10 @@ Choices where SPEC and ARCHITECTURE are silent (flag a mismatch with the product
 * Two marks of one symbol at the same instant: the last one read wins (files in sorted path order,
   rows in file order). The fill-price fallback takes the latest fill by (ts, fill_id).
 * ``daily_return`` is NaN (NULL) when its denominator is 0; ``mtd_return`` treats it as 0.
+* Flows are windowed by closes, never by local date (SPEC §3): F_d = flows with close(d−1) < ts ≤
+  close(d) (the first session: every flow up to its close), F_d(≤t) = flows with close(d−1) < ts ≤ t
+  for a mark time t of d — also when t is a print after d's close. A flow after the last close is
+  in no F_d yet (but in NAV(t) of any later t).
 * Exposures are fractions of NAV over the (strategy, symbol) positions at the close (SPEC's grain);
   ``long_exposure`` = Σ positive values / NAV, ``short_exposure`` = Σ |negative values| / NAV (a
   positive number), so gross = long + short and net = long − short.
@@ -223,7 +227,8 @@ class Book:
             self._fill_px[sym] = (g["ts"].dt.tz_localize(None).to_numpy(dtype="datetime64[us]"),
                                   g["price"].to_numpy(dtype=float))
         self.fills = self.fills.assign(session_date=[self.session_of(t) for t in self.fills["ts"]])
-        self.flows = self.flows.assign(session_date=[self.session_of(t) for t in self.flows["ts"]])
+        # a flow's session is the one whose F_d counts it: close_{d−1} < ts <= close_d (SPEC §3)
+        self.flows = self.flows.assign(session_date=[self.flow_session_of(t) for t in self.flows["ts"]])
 
     # --- calendar -------------------------------------------------------------------------------
     def local_dates(self, ts: pd.Series) -> list[date]:
@@ -236,6 +241,17 @@ class Book:
         """First session date on or after the local date of ``t``; None after the last session."""
         i = bisect.bisect_left(self.sessions, self.local_date(t))
         return self.sessions[i] if i < len(self.sessions) else None
+
+    def flow_session_of(self, t: pd.Timestamp) -> date | None:
+        """The session whose F_d counts a flow at ``t``: the first d with t <= close_d (None after the last close).
+
+        Deliberately computed from the close instants, not from ``session_of``: a flow at 20:30 local is
+        on d's local date but after d's close, so it belongs to the next session.
+        """
+        for d in self.sessions:
+            if t <= self.close_ts(d):
+                return d
+        return None
 
     def close_ts(self, d: date) -> pd.Timestamp:
         local = datetime.combine(d, self.close_time, tzinfo=self.tz)
@@ -286,11 +302,20 @@ class Book:
             mask &= self.fills["ts"] > lo
         return self.fills[mask]
 
-    def flows_of(self, d: date, upto: pd.Timestamp | None = None) -> float:
-        mask = self.flows["session_date"] == d
-        if upto is not None:
-            mask &= self.flows["ts"] <= upto
+    def flows_between(self, lo: pd.Timestamp | None, hi: pd.Timestamp) -> float:
+        """Σ flows with lo < ts <= hi (lo None = from the beginning)."""
+        mask = self.flows["ts"] <= hi
+        if lo is not None:
+            mask &= self.flows["ts"] > lo
         return float(self.flows.loc[mask, "amount"].sum())
+
+    def prev_close(self, d: date) -> pd.Timestamp | None:
+        prev = self.prev_session(d)
+        return self.close_ts(prev) if prev is not None else None
+
+    def flows_of(self, d: date, upto: pd.Timestamp | None = None) -> float:
+        """F_d = Σ flows with close_{d−1} < ts <= close_d; with ``upto``, F_d(≤t): close_{d−1} < ts <= t (SPEC §3)."""
+        return self.flows_between(self.prev_close(d), self.close_ts(d) if upto is None else upto)
 
     def sector_of(self, symbol: str) -> str:
         return self.sector.get(symbol, "UNKNOWN")

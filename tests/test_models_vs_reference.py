@@ -1,6 +1,6 @@
 """Every SPEC §3 model, built by the real ingest + `dbt build`, against the independent pandas
 oracle (tests/reference.py) on generated homes full of the hard cases (DST changes, mixed
-timestamp spellings, flows on weekends/holidays/intraday, a symbol without marks, missing marks,
+timestamp spellings, flows on weekends/holidays/intraday and after a close, a symbol without marks, missing marks,
 a holiday, an empty day, fills after the close, shorts, a month boundary).
 
 And the incremental path: a home fed tick by tick (new marks and fills landing in new files, as
@@ -105,6 +105,11 @@ def test_the_hard_cases_are_really_in_the_data(crash_home):
                                   "and quantity <> 0").fetchone()[0]
         closes = con.execute("select distinct hour(close_ts) from int_sessions order by 1").fetchall()
         weekend_flow = con.execute("select count(*) from int_cash_flows where local_date <> session_date").fetchone()[0]
+        # on a session's local date but after its close: counted in the next session's F_d
+        evening_flow = con.execute("select count(*) from int_cash_flows f join int_sessions s "
+                                   "on s.session_date = f.local_date where f.ts > s.close_ts "
+                                   "and f.session_date = (select min(session_date) from int_sessions "
+                                   "where session_date > f.local_date)").fetchone()[0]
         after_close = con.execute("select count(*) from int_fills f join int_sessions s using (session_date) "
                                   "where f.ts > s.close_ts").fetchone()[0]
         shorts = con.execute("select count(*) from positions_current where quantity < 0").fetchone()[0]
@@ -112,18 +117,19 @@ def test_the_hard_cases_are_really_in_the_data(crash_home):
     assert fill_marked > 0, "a position valued at its fill price (no mark yet)"
     assert closes == [(20,), (21,)], "closes on both sides of a DST change (20:00Z EDT, 21:00Z EST)"
     assert weekend_flow >= 2, "flows rolled from a weekend/holiday to the next session"
+    assert evening_flow >= 1, "a flow after a close, counted in the next session"
     assert after_close >= 1, "a fill after the close"
     assert shorts >= 1 and unknown >= 1
 
 
 def test_strategy_pnl_adds_up_to_nav_pnl(crash_home):
-    """SPEC §3: summed over strategies, strategy P&L equals pnl_d (no flows arrive after a close here)."""
+    """SPEC §3: summed over strategies, strategy P&L equals pnl_d — also on the session after the
+    evening withdrawal, because F_d and the fills share the close-to-close window."""
     with snapshot(crash_home) as con:
         diff = con.execute("""
             select max(abs(n.pnl - coalesce(s.pnl, 0)))
             from nav_daily n
             left join (select session_date, sum(pnl) as pnl from strategy_daily_pnl group by 1) s using (session_date)
-            where n.session_seq > 1
         """).fetchone()[0]
     assert diff < 1e-6
 
@@ -133,6 +139,72 @@ def test_var_contributions_add_up_to_the_position_var(crash_home):
         total, n = con.execute("select sum(var95_contribution), count(*) from position_risk").fetchone()
     expected = reference.reference_metrics(crash_home.root)["position_risk"]["var95_contribution"].sum()
     assert n > 0 and total == pytest.approx(expected, rel=1e-9)
+
+
+# --- a withdrawal after the close ------------------------------------------------------------------
+
+def _built_tiny_home(root: Path, fills, flows, marks, now) -> Home:
+    """tests/test_reference.py's tiny-home inputs through the real ingest, dbt build and publish."""
+    import datagen
+    from mech_exo.home import init_home
+
+    datagen.write_inputs(
+        root, fills=[{"fill_id": f"F{i}", "ts": ts, "symbol": sym, "side": side, "quantity": q, "price": px,
+                      "commission": c, "strategy": st} for i, (ts, sym, side, q, px, c, st) in enumerate(fills)],
+        flows=[{"flow_id": f"C{i}", "ts": ts, "amount": a, "note": ""} for i, (ts, a) in enumerate(flows)],
+        mark_files={"marks.csv": pd.DataFrame(marks, columns=["ts", "symbol", "price"])},
+        securities=[("XYZ", "Technology", "Xyz Corp")])
+    home = Home(root)
+    init_home(home)
+    ingest(home, now=now)
+    result = build(home, full_refresh=True)
+    assert result.success, result.error or [n.message for n in result.tests_failed]
+    publish(home)
+    return home
+
+
+def test_after_close_withdrawal_on_a_quiet_book_does_not_halt(tmp_path):
+    """Issue #10 item 3: −250k at 20:30 local on a 2M book. Dated by local day the next session read
+    −12.25 % and the intraday sentinel halted; with F_d windowed by closes it is +0.29 %."""
+    from datetime import datetime, timezone
+
+    from mech_exo.guard_runner import evaluate_guards
+    from test_reference import evening_withdrawal_inputs
+
+    now = datetime(2026, 1, 6, 21, 30, tzinfo=timezone.utc)
+    home = _built_tiny_home(tmp_path / "evening", *evening_withdrawal_inputs(), now=now)
+    expected = reference.reference_metrics(home.root)
+    with snapshot(home) as con:
+        for model in ("nav_daily", "nav_intraday", "daily_metrics", "mtd_drawdown", "var_daily",
+                      "strategy_daily_pnl", "positions_current"):
+            assert_model_matches(con, model, expected[model])
+        rows = con.execute("select session_date, flows, pnl, daily_return from nav_daily order by 1").fetchall()
+        day = con.execute("select min(day_return), max(day_return) from nav_intraday "
+                          "where session_date = date '2026-01-06'").fetchone()
+        decisions = evaluate_guards(home, con, now=now)
+    assert [(str(d), f) for d, f, _, _ in rows] == [("2026-01-05", 2_000_000.0), ("2026-01-06", -250_000.0)]
+    assert rows[1][2] == pytest.approx(5_000.0) and rows[1][3] == pytest.approx(5_000 / 1_750_000)
+    assert day[0] > 0 and day[1] == pytest.approx(5_000 / 1_750_000)
+    intraday = next(d for d in decisions if d.guard == "intraday-pnl-sentinel")
+    assert intraday.period == "2026-01-06" and intraday.metric_pct > 0, intraday
+    assert not any(d.halt for d in decisions), [(d.guard, d.message) for d in decisions if d.halt]
+
+
+def test_quiet_home_evening_withdrawal_reads_as_no_loss(quiet_home):
+    """The generated quiet book's −250k at 20:30 on 11-04 lands in F of 11-05, whose return stays
+    within the quiet band (±0.3 %) — dated by local day it would read about −2.5 %."""
+    import datagen
+
+    d0, d1 = datagen.HARD_CASES["evening_withdrawal"], datagen.HARD_CASES["evening_withdrawal_session"]
+    with snapshot(quiet_home) as con:
+        nd = {r[0]: r[1:] for r in con.execute(
+            "select session_date, flows, daily_return, prev_nav from nav_daily where session_date in (?, ?)",
+            [d0, d1]).fetchall()}
+        worst = con.execute("select min(day_return) from nav_intraday where session_date = ?", [d1]).fetchone()[0]
+    assert nd[d0][0] == 0.0 and nd[d1][0] == -250_000.0
+    assert abs(nd[d0][1]) <= 0.003 + 1e-12 and abs(nd[d1][1]) <= 0.003 + 1e-12
+    assert -250_000.0 / nd[d1][2] < -0.02          # what the old dating would have added to the return
+    assert worst > -0.004
 
 
 # --- incremental ticks ------------------------------------------------------------------------------

@@ -97,6 +97,48 @@ def test_flows_day_by_hand(flows_home):
         approx(6.0), approx(50.0), "mark", approx(300.0), approx(300 / 1500), approx(11.0), "Technology")
 
 
+def evening_withdrawal_inputs():
+    """A quiet book and a −250k withdrawal at 20:30 New York on Monday, after the 16:00 close.
+
+    2M deposited on Friday; Monday 10:00 BUY 10,000 XYZ @ 100 (cash 1M). Marks: Mon 16:00 100,
+    Mon 20:45 100.1 (a print after the close and after the withdrawal), Tue 10:00 100.2, Tue 16:00 100.5.
+    """
+    fills = [("2026-01-05T10:00:00-05:00", "XYZ", "BUY", 10_000, 100.0, 0.0, "alpha")]
+    flows = [("2026-01-02T15:00:00Z", 2_000_000.0),
+             ("2026-01-05T20:30:00-05:00", -250_000.0)]          # = 2026-01-06 01:30Z
+    marks = [("2026-01-05T16:00:00-05:00", "XYZ", 100.0), ("2026-01-05T20:45:00-05:00", "XYZ", 100.1),
+             ("2026-01-06T10:00:00-05:00", "XYZ", 100.2), ("2026-01-06T16:00:00-05:00", "XYZ", 100.5)]
+    return fills, flows, marks
+
+
+def test_evening_withdrawal_counts_in_the_next_session_by_hand(tmp_path):
+    fills, flows, marks = evening_withdrawal_inputs()
+    m = reference.reference_metrics(tiny_home(tmp_path, "evening", fills=fills, flows=flows, marks=marks))
+    nd = m["nav_daily"]
+    # Mon: NAV at the close = 1M cash + 10,000 × 100 = 2M; F = 2M (the withdrawal is after the close):
+    # pnl 0, return 0. Dated by local day, F would be 1.75M and Mon would show +250k (+14.3 %).
+    r = row(nd, date(2026, 1, 5))
+    assert (r.nav, r.flows, r.pnl, r.daily_return) == approx((2_000_000.0, 2_000_000.0, 0.0, 0.0))
+    # Tue: NAV = 750k + 1,005,000 = 1,755,000; F = −250k (close_Mon < ts <= close_Tue);
+    # pnl = 1,755,000 − 2,000,000 + 250,000 = 5,000; return 5,000 / 1,750,000.
+    # Dated by local day, Tue would read −245,000 / 2,000,000 = −12.25 % and halt a quiet book.
+    r = row(nd, date(2026, 1, 6))
+    assert (r.nav, r.flows, r.pnl) == approx((1_755_000.0, -250_000.0, 5_000.0))
+    assert r.daily_return == approx(5_000 / 1_750_000)
+
+    ni = m["nav_intraday"].set_index("ts")
+    # Mon 20:45 (session Mon by local date, after its close and the withdrawal): F_Mon(≤t) = 2M − 250k;
+    # NAV = 750k + 1,001,000 = 1,751,000 -> day_pnl 1,000 over 0 + 1,750,000
+    p = ni.loc[pd.Timestamp("2026-01-06 01:45:00")]
+    assert (p.session_date, p.nav, p.day_pnl) == (date(2026, 1, 5), approx(1_751_000.0), approx(1_000.0))
+    assert p.day_return == approx(1_000 / 1_750_000)
+    # Tue 10:00: F_Tue(≤t) = −250k; NAV = 750k + 1,002,000 -> day_pnl 1,752,000 − 2M + 250k = 2,000
+    p = ni.loc[pd.Timestamp("2026-01-06 15:00:00")]
+    assert (p.nav, p.day_pnl, p.day_return) == approx((1_752_000.0, 2_000.0, 2_000 / 1_750_000))
+    # strategies add up to pnl exactly: the only strategy's P&L is the whole book's
+    assert list(m["strategy_daily_pnl"]["pnl"]) == approx([0.0, 5_000.0])
+
+
 def test_month_boundary_mtd(tmp_path):
     # 1000 deposited, 10 @ 100 bought before the first close, no commission: NAV = 10 * price.
     closes = [("2026-01-28", 100.0), ("2026-01-29", 110.0), ("2026-01-30", 104.5),
@@ -262,6 +304,11 @@ def test_datagen_hard_cases_present(default_home):
     assert nd.loc[hc["gap_deposit_session"], "flows"] == 250_000.0
     assert nd.loc[hc["weekend_deposit_session"], "flows"] == 500_000.0
     assert nd.loc[hc["intraday_withdrawal"], "flows"] == -750_000.0
+    assert nd.loc[hc["weekend_deposit_b_session"], "flows"] == 400_000.0
+    # the 20:30 withdrawal of 11-04 is after 11-04's close: F of 11-05, not of 11-04 (SPEC §3)
+    assert nd.loc[hc["evening_withdrawal_session"], "flows"] == -250_000.0
+    assert nd.loc[hc["evening_withdrawal"], "flows"] == 0.0
+    assert book.local_date(pd.Timestamp(datagen.local(hc["evening_withdrawal"], 20, 30))) == hc["evening_withdrawal"]
     d0, d1 = hc["fill_fallback"]
     assert book.mark_at("NEWCO", book.close_ts(d0)) == (25.10, "fill")
     assert book.mark_at("NEWCO", book.close_ts(d1)) == (25.60, "fill")

@@ -1,9 +1,17 @@
 -- The latest fill price per symbol at each distinct fill time (ties at one instant: the last
 -- row of the engine's table wins), used as the mark when no market mark exists yet.
-select
-    symbol,
-    ts,
-    arg_max(price, source_row) as fill_price
-from {{ ref('int_fills') }}
-group by symbol, ts
+with fills as (
+    select * from {{ ref('int_fills') }}
+),
+
+fill_prices as (
+    select
+        symbol,
+        ts,
+        arg_max(price, source_row) as fill_price
+    from fills
+    group by symbol, ts
+)
+
+select * from fill_prices
 order by symbol, ts

@@ -7,26 +7,30 @@ with fills as (
 ),
 
 sessions as (
-    select session_date, close_ts from {{ ref('int_sessions') }}
+    select * from {{ ref('int_sessions') }}
+),
+
+dated as (
+    select
+        f.fill_id,
+        f.ts,
+        f.symbol,
+        f.side,
+        f.quantity,
+        f.price,
+        f.commission,
+        f.strategy,
+        f.signed_qty,
+        f.signed_qty * f.price as signed_notional,
+        f.local_date,
+        s.session_date,
+        v.session_date as valuation_session_date,
+        f.source_row
+    from fills as f
+    asof left join sessions as s
+        on f.local_date <= s.session_date
+    asof left join sessions as v
+        on f.ts <= v.close_ts
 )
 
-select
-    f.fill_id,
-    f.ts,
-    f.symbol,
-    f.side,
-    f.quantity,
-    f.price,
-    f.commission,
-    f.strategy,
-    f.signed_qty,
-    f.signed_qty * f.price as signed_notional,
-    f.local_date,
-    s.session_date,
-    v.session_date as valuation_session_date,
-    f.source_row
-from fills as f
-asof left join sessions as s
-    on f.local_date <= s.session_date
-asof left join sessions as v
-    on f.ts <= v.close_ts
+select * from dated

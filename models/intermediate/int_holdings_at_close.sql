@@ -1,11 +1,29 @@
 -- The book at every session close: strategy × symbol positions valued at the close marks.
-with closes as (
-    select close_ts as ts, session_date
-    from {{ ref('int_sessions') }}
+with sessions as (
+    select * from {{ ref('int_sessions') }}
+),
+
+position_timeline as (
+    select * from {{ ref('int_position_timeline') }}
+),
+
+close_mark_timeline as (
+    select * from {{ ref('int_close_mark_timeline') }}
+),
+
+fill_price_timeline as (
+    select * from {{ ref('int_fill_price_timeline') }}
+),
+
+closes as (
+    select
+        close_ts as ts,
+        session_date
+    from sessions
 ),
 
 holdings as (
-    {{ holdings_at('closes', ref('int_close_mark_timeline')) }}
+    {{ holdings_at('closes', 'position_timeline', 'close_mark_timeline', 'fill_price_timeline') }}
 )
 
 select * from holdings

@@ -1,17 +1,37 @@
 -- Each symbol's mark at each session close (as-of, with the fill-price fallback) and its daily
 -- price return: the scenarios of the position-level historical simulation.
 with sessions as (
-    select session_date, close_ts, session_seq from {{ ref('int_sessions') }}
+    select * from {{ ref('int_sessions') }}
+),
+
+session_marks as (
+    select * from {{ ref('int_symbol_session_marks') }}
+),
+
+fills as (
+    select * from {{ ref('int_fills') }}
+),
+
+close_mark_timeline as (
+    select * from {{ ref('int_close_mark_timeline') }}
+),
+
+fill_price_timeline as (
+    select * from {{ ref('int_fill_price_timeline') }}
 ),
 
 symbols as (
-    select symbol from {{ ref('int_symbol_session_marks') }}
-    union
-    select symbol from {{ ref('int_fills') }}
+    select symbol from session_marks
+    union distinct
+    select symbol from fills
 ),
 
 grid as (
-    select s.session_date, s.close_ts, s.session_seq, y.symbol
+    select
+        s.session_date,
+        s.close_ts,
+        s.session_seq,
+        y.symbol
     from sessions as s
     cross join symbols as y
 ),
@@ -22,20 +42,27 @@ marked as (
         g.session_seq,
         g.symbol,
         coalesce(mk.price, fp.fill_price) as mark,
-        case when mk.price is not null then 'mark' when fp.fill_price is not null then 'fill' end as mark_source
+        case
+            when mk.price is not null then 'mark'
+            when fp.fill_price is not null then 'fill'
+        end as mark_source
     from grid as g
-    asof left join {{ ref('int_close_mark_timeline') }} as mk
-        on mk.symbol = g.symbol and g.close_ts >= mk.ts
-    asof left join {{ ref('int_fill_price_timeline') }} as fp
-        on fp.symbol = g.symbol and g.close_ts >= fp.ts
+    asof left join close_mark_timeline as mk
+        on g.symbol = mk.symbol and g.close_ts >= mk.ts
+    asof left join fill_price_timeline as fp
+        on g.symbol = fp.symbol and g.close_ts >= fp.ts
+),
+
+returns as (
+    select
+        session_date,
+        session_seq,
+        symbol,
+        mark,
+        mark_source,
+        {{ safe_divide('mark', 'lag(mark) over (partition by symbol order by session_date)') }} - 1 as price_return
+    from marked
 )
 
-select
-    session_date,
-    session_seq,
-    symbol,
-    mark,
-    mark_source,
-    {{ safe_divide('mark', 'lag(mark) over (partition by symbol order by session_date)') }} - 1 as price_return
-from marked
+select * from returns
 order by symbol, session_date

@@ -9,28 +9,40 @@
     unique_key = ['symbol', 'local_date'],
 ) }}
 
-{%- set since = dirty_from_date() %}
+{%- set since = dirty_from_date(ref('stg_landing__batches')) %}
 
 with marks as (
-    {{ marks_since(since) }}
+    select * from {{ ref('stg_landing__marks') }}
+),
+
+batches as (
+    select * from {{ ref('stg_landing__batches') }}
+),
+
+window_marks as (
+    {{ marks_since('marks', since) }}
 ),
 
 with_close as (
     select
         *,
         {{ session_close_utc('local_date') }} as close_ts
-    from marks
+    from window_marks
+),
+
+per_day as (
+    select
+        symbol,
+        local_date,
+        max(close_ts) as close_ts,
+        arg_max(price, ts) filter (where ts <= close_ts) as close_price,
+        max(ts) filter (where ts <= close_ts) as close_mark_ts,
+        arg_max(price, ts) as last_price,
+        max(ts) as last_ts,
+        count(distinct ts) as n_marks,
+        {{ latest_batch_seq('batches') }} as batch_seq
+    from with_close
+    group by symbol, local_date
 )
 
-select
-    symbol,
-    local_date,
-    max(close_ts) as close_ts,
-    arg_max(price, ts) filter (where ts <= close_ts) as close_price,
-    max(ts) filter (where ts <= close_ts) as close_mark_ts,
-    arg_max(price, ts) as last_price,
-    max(ts) as last_ts,
-    count(distinct ts) as n_marks,
-    {{ latest_batch_seq() }} as batch_seq
-from with_close
-group by symbol, local_date
+select * from per_day

@@ -5,30 +5,46 @@
 {%- set w = var('var_window') | int %}
 {%- set min_obs = var('var_min_obs') | int %}
 
-with nav as (
-    select session_date, nav, daily_return from {{ ref('nav_daily') }}
+with nav_daily as (
+    select * from {{ ref('nav_daily') }}
+),
+
+nav as (
+    select
+        session_date,
+        nav,
+        daily_return
+    from nav_daily
 ),
 
 obs as (
     -- the non-null returns, numbered
-    select session_date, daily_return as r,
-           row_number() over (order by session_date) as obs_seq
+    select
+        session_date,
+        daily_return as r,
+        row_number() over (order by session_date) as obs_seq
     from nav
     where daily_return is not null
 ),
 
 anchor as (
     -- for each session, the number of observations available up to it
-    select session_date, nav,
-           count(daily_return) over (order by session_date rows between unbounded preceding and current row) as last_obs
+    select
+        session_date,
+        nav,
+        count(daily_return) over (
+            order by session_date rows between unbounded preceding and current row
+        ) as last_obs
     from nav
 ),
 
 windowed as (
-    select a.session_date, o.r
+    select
+        a.session_date,
+        o.r
     from anchor as a
-    join obs as o
-        on o.obs_seq > a.last_obs - {{ w }} and o.obs_seq <= a.last_obs
+    inner join obs as o
+        on a.last_obs - {{ w }} < o.obs_seq and a.last_obs >= o.obs_seq
 ),
 
 quantiles as (
@@ -47,7 +63,7 @@ shortfall as (
         -avg(w.r) filter (where w.r <= q.q05) as es95,
         -avg(w.r) filter (where w.r <= q.q01) as es99
     from windowed as w
-    join quantiles as q using (session_date)
+    inner join quantiles as q on w.session_date = q.session_date
     group by w.session_date
 ),
 
@@ -61,8 +77,8 @@ var as (
         case when q.n_obs >= {{ min_obs }} then s.es95 end as es95,
         case when q.n_obs >= {{ min_obs }} then s.es99 end as es99
     from anchor as a
-    left join quantiles as q using (session_date)
-    left join shortfall as s using (session_date)
+    left join quantiles as q on a.session_date = q.session_date
+    left join shortfall as s on a.session_date = s.session_date
 ),
 
 usd as (
@@ -73,28 +89,32 @@ usd as (
         var95 * nav / {{ var('var_limit95_usd') }} as utilization95,
         var99 * nav / {{ var('var_limit99_usd') }} as utilization99
     from var
+),
+
+final as (
+    select
+        session_date,
+        nav,
+        n_obs,
+        var95,
+        var99,
+        es95,
+        es99,
+        var95_usd,
+        var99_usd,
+        utilization95,
+        utilization99,
+        case
+            when var95 is null then 'insufficient_data'
+            when {{ pct6('greatest(utilization95, utilization99)') }} > {{ var('var_halt_pct') }} then 'breach'
+            when {{ pct6('greatest(utilization95, utilization99)') }} > {{ var('var_critical_pct') }} then 'critical'
+            when {{ pct6('greatest(utilization95, utilization99)') }} >= {{ var('var_warning_pct') }} then 'warning'
+            else 'normal'
+        end as level,
+        {{ var('var_limit95_usd') }}::double as limit95_usd,
+        {{ var('var_limit99_usd') }}::double as limit99_usd
+    from usd
 )
 
-select
-    session_date,
-    nav,
-    n_obs,
-    var95,
-    var99,
-    es95,
-    es99,
-    var95_usd,
-    var99_usd,
-    utilization95,
-    utilization99,
-    case
-        when var95 is null then 'insufficient_data'
-        when {{ pct6('greatest(utilization95, utilization99)') }} > {{ var('var_halt_pct') }} then 'breach'
-        when {{ pct6('greatest(utilization95, utilization99)') }} > {{ var('var_critical_pct') }} then 'critical'
-        when {{ pct6('greatest(utilization95, utilization99)') }} >= {{ var('var_warning_pct') }} then 'warning'
-        else 'normal'
-    end as level,
-    {{ var('var_limit95_usd') }}::double as limit95_usd,
-    {{ var('var_limit99_usd') }}::double as limit99_usd
-from usd
+select * from final
 order by session_date

@@ -4,6 +4,8 @@ with source as (
 
 renamed as (
     select
+        -- file order: the primary key (two lines may share a timestamp)
+        row_number() over () as event_seq,
         drill_id,
         cast(cast(started_at as timestamptz) as timestamp) as started_at,
         cast(cast(finished_at as timestamptz) as timestamp) as finished_at,

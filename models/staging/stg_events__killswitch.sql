@@ -4,6 +4,8 @@ with source as (
 
 renamed as (
     select
+        -- file order: the primary key (two lines may share a timestamp)
+        row_number() over () as event_seq,
         cast(cast("at" as timestamptz) as timestamp) as "at",
         action,
         trading_enabled,

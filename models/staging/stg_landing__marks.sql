@@ -12,7 +12,7 @@
 with source as (
     select * from {{ source('landing', 'marks') }}
     {% if is_incremental() %}
-    where landed_seq > (select coalesce(max(landed_seq), -1) from {{ this }})
+        where landed_seq > (select coalesce(max(t.landed_seq), -1) from {{ this }} as t)
     {% endif %}
 ),
 
