@@ -207,8 +207,7 @@ def _read_frame(con, suite: Suite, columns: list[str]):
 def _context():
     """A fresh in-memory GX context: no files, no analytics calls, no progress bars on stderr."""
     import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig)
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig
     cfg = DataContextConfig(analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False),
                             store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False))
     ctx = gx.get_context(mode="ephemeral", project_config=cfg)
@@ -326,8 +325,8 @@ def freshness_age(latest: datetime | None, now: datetime, risk: Mapping) -> tupl
 
 def _run_freshness(ctx, con, suite: Suite, risk: Mapping, now: datetime) -> CheckOutcome:
     import duckdb
-    import pandas as pd
     import great_expectations as gx
+    import pandas as pd
     f = suite.freshness
     what = f"newest {suite.asset}.{f.column}"
     try:

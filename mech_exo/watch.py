@@ -23,7 +23,6 @@ from typing import Any, Callable
 
 from mech_exo.home import Home, exo_home_env
 
-
 # how often an idle watcher delivers the outbox and runs due escalations (no daemon needed)
 SERVICE_EVERY_S = 30.0
 

@@ -13,17 +13,28 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from telegram_server import fail, hang, rate_limited, server_error
 
-from mech_exo.alerts import (AlertNotFound, ack, alert_history, alerts_config_summary, due_steps, escalation_due,
-                             flush_outbox, reset_notices, run_escalation, send_alert, send_test_alert)
-from mech_exo.alerts import outbox
+from mech_exo.alerts import (
+    AlertNotFound,
+    ack,
+    alert_history,
+    alerts_config_summary,
+    due_steps,
+    escalation_due,
+    flush_outbox,
+    outbox,
+    reset_notices,
+    run_escalation,
+    send_alert,
+    send_test_alert,
+)
 from mech_exo.alerts.redact import scrub
 from mech_exo.alerts.settings import load_alert_settings, telegram_secrets
 from mech_exo.config import ConfigError
 from mech_exo.events import read_events
 from mech_exo.home import Home, init_home
 from mech_exo.utils.alerts import send_risk_alert
-from telegram_server import fail, hang, rate_limited, server_error
 
 REPO = Path(__file__).resolve().parents[1]
 CHAT = "-1001234567"

@@ -19,13 +19,13 @@ import duckdb
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from conftest import copy_home
+from telegram_server import fail
+
 from mech_exo.alerts import reset_notices, send_alert
 from mech_exo.cli.main import GROUPS, cli
 from mech_exo.events import append_event, iso_utc, read_events, utc_now
 from mech_exo.home import Home, init_home
-from telegram_server import fail
 
 CHAT = "-1009876543"
 LAST = date(2026, 11, 20)

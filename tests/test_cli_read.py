@@ -16,8 +16,9 @@ import duckdb
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import copy_home
+from conftest import snapshot_query as q
 
-from conftest import copy_home, snapshot_query as q
 from mech_exo.cli.common import money, pct
 from mech_exo.cli.main import cli
 from mech_exo.home import Home, init_home

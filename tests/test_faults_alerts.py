@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from telegram_server import fail, hang, never_answer, ok
 
 from mech_exo.alerts import deliverer, escalation_overdue, outbox, reset_notices, send_alert, service_pending
 from mech_exo.events import read_events, utc_now
 from mech_exo.home import Home, init_home
-from telegram_server import fail, hang, never_answer, ok
 
 REPO = Path(__file__).resolve().parents[1]
 CHAT = "-1001234567"
@@ -370,6 +370,7 @@ def test_a_guard_tick_halts_and_returns_within_the_grace_while_telegram_hangs(cr
     """The issue's scenario with the shipped retry policy (5 s × 3 attempts + 1 + 2 s backoff = 18 s
     per alert inline): the switch goes off first and the tick no longer waits on delivery."""
     from conftest import AFTER_LAST_SESSION, copy_home
+
     from mech_exo.guard_runner import tick
     from mech_exo.killswitch import read_state
 

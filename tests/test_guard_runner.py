@@ -196,8 +196,9 @@ def test_a_monthly_halt_escalates_on_the_monthly_chain(home, tmp_path):
     monthly = next(a for a in alerts(home) if a["message"].startswith("🛑 MONTHLY STOP-LOSS"))
     assert monthly["type"] == "monthly_stop"
     at = datetime.fromisoformat(monthly["at"].replace("Z", "+00:00"))
-    levels = lambda minutes: {a["level"] for a in escalation_due(home, at + timedelta(minutes=minutes))
-                              if a["alert_id"] == monthly["alert_id"]}
+    def levels(minutes):
+        return {a["level"] for a in escalation_due(home, at + timedelta(minutes=minutes))
+                if a["alert_id"] == monthly["alert_id"]}
     assert "lead" not in levels(20)        # the default chain would have called the lead at 15
     assert "lead" in levels(30) and "cto" not in levels(45)
     assert {"cto", "incident-team"} <= levels(62)

@@ -7,14 +7,14 @@ import time
 
 import pytest
 import yaml
-
 from conftest import AFTER_LAST_SESSION, copy_home
+from telegram_server import hang, rate_limited, server_error
+
 from mech_exo.alerts import flush_outbox, reset_notices
 from mech_exo.events import read_events
 from mech_exo.guard_runner import tick
 from mech_exo.home import init_home
 from mech_exo.killswitch import read_state
-from telegram_server import hang, rate_limited, server_error
 
 CHAT = "-100123"
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -229,8 +228,8 @@ def test_stale_pipeline_in_session_after_a_real_success(home):
     assert health_jobs.execute(home.root).success
     truth = runs_in_instance(home)
     assert [s for _, s in truth] == ["SUCCESS"]
-    from mech_exo.flows.health_facts import read_facts
     from mech_exo.flows.halt_path import last_success
+    from mech_exo.flows.health_facts import read_facts
 
     facts = read_facts(home)
     end = last_success(facts, None)

@@ -11,14 +11,27 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-
 from ingest_fixtures import (
-    append_csv, execute, make_home, write_csv, write_parquet, write_securities, write_trading_db,
+    append_csv,
+    execute,
+    make_home,
+    write_csv,
+    write_parquet,
+    write_securities,
+    write_trading_db,
 )
-from mech_exo.ingest import (
-    BATCHES_SCHEMA, FILLS_SCHEMA, FLOWS_SCHEMA, MARKS_SCHEMA, SECURITIES_SCHEMA, InputError, ingest, mark_key,
-)
+
 from mech_exo.home import Home, init_home
+from mech_exo.ingest import (
+    BATCHES_SCHEMA,
+    FILLS_SCHEMA,
+    FLOWS_SCHEMA,
+    MARKS_SCHEMA,
+    SECURITIES_SCHEMA,
+    InputError,
+    ingest,
+    mark_key,
+)
 from mech_exo.timeparse import parse_iso_utc, parse_one
 
 UTC = timezone.utc

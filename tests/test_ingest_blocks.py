@@ -16,10 +16,9 @@ import duckdb
 import pandas as pd
 import pyarrow.dataset as ds
 import pytest
-
 from ingest_fixtures import FILLS_DDL, FLOWS_DDL, execute, make_home, write_csv, write_trading_db
-from mech_exo.ingest import InputError, ingest
-from mech_exo.ingest import landing, table_blocks
+
+from mech_exo.ingest import InputError, ingest, landing, table_blocks
 
 UTC = timezone.utc
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

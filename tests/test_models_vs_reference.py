@@ -16,9 +16,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-
 import reference
 from conftest import AFTER_LAST_SESSION, build_home
+
 from mech_exo.home import Home
 from mech_exo.ingest import ingest
 from mech_exo.pipeline import build, publish
@@ -146,6 +146,7 @@ def test_var_contributions_add_up_to_the_position_var(crash_home):
 def _built_tiny_home(root: Path, fills, flows, marks, now) -> Home:
     """tests/test_reference.py's tiny-home inputs through the real ingest, dbt build and publish."""
     import datagen
+
     from mech_exo.home import init_home
 
     datagen.write_inputs(
@@ -168,8 +169,9 @@ def test_after_close_withdrawal_on_a_quiet_book_does_not_halt(tmp_path):
     −12.25 % and the intraday sentinel halted; with F_d windowed by closes it is +0.29 %."""
     from datetime import datetime, timezone
 
-    from mech_exo.guard_runner import evaluate_guards
     from test_reference import evening_withdrawal_inputs
+
+    from mech_exo.guard_runner import evaluate_guards
 
     now = datetime(2026, 1, 6, 21, 30, tzinfo=timezone.utc)
     home = _built_tiny_home(tmp_path / "evening", *evening_withdrawal_inputs(), now=now)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import datagen
 import numpy as np
 import pandas as pd
 import pytest
-
-import datagen
 import reference
+
 from mech_exo.demo_data import write_demo_inputs
 from mech_exo.home import Home
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-
 from conftest import copy_home
 
 REPO = Path(__file__).resolve().parent.parent

@@ -95,8 +95,8 @@ def health_report(engine: RiskQueryEngine, now: datetime | None = None) -> tuple
 
 
 def _halt_path(home, now: datetime, session_dates) -> dict[str, Any]:
-    from mech_exo.health import UNHEALTHY
     from mech_exo.flows.halt_path import halt_path_components
+    from mech_exo.health import UNHEALTHY
 
     try:
         comps = [c.as_dict() for c in halt_path_components(home, now, session_dates=session_dates)]

@@ -10,8 +10,8 @@ import importlib
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from mech_exo.health import checks as c
 from mech_exo.flows.health_facts import BUDGET_S, DagsterFacts, read_facts
+from mech_exo.health import checks as c
 from mech_exo.home import Home
 
 # where ``escalation_overdue(home, now=None) -> list`` may live (the alerts package is another

@@ -59,7 +59,7 @@ def _run_fact(inst, rec, with_failure: bool) -> RunFact:
 def _failure_of(inst, run_id: str) -> str | None:
     from dagster._core.events import DagsterEventType
 
-    from mech_exo.flows.run import failure_message   # the one-line reason `exo run` prints
+    from mech_exo.flows.run import failure_message  # the one-line reason `exo run` prints
 
     logs = inst.all_logs(run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE})
     steps = [e for e in logs if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"]

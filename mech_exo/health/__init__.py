@@ -14,4 +14,4 @@ escalated — and each gets a component here.
 
 UNKNOWN means "could not be verified" and is never healthy: a check that cannot see is a risk.
 """
-from mech_exo.health.checks import FAIL, OK, UNKNOWN, UNHEALTHY, WARN, Component  # noqa: F401
+from mech_exo.health.checks import FAIL, OK, UNHEALTHY, UNKNOWN, WARN, Component  # noqa: F401

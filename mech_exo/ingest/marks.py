@@ -27,7 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mech_exo.home import Home
-from mech_exo.ingest.files import iso, rel as rel_path, ts_array
+from mech_exo.ingest.files import iso, ts_array
+from mech_exo.ingest.files import rel as rel_path
 from mech_exo.ingest.mark_rows import read_csv_marks, read_parquet_marks, validate_marks
 from mech_exo.ingest.schemas import MARK_SUFFIXES, MARKS_SCHEMA
 from mech_exo.ingest.violations import MAX_KEPT_PER_RULE, Collector

@@ -41,5 +41,7 @@ def read_securities(home: Home, col: Collector, warnings: list[str]) -> pa.Table
                 col.add(rel, row_no, "sector must not be empty", show_value=False, key=f"symbol={sym}")
             else:
                 seen[sym] = row_no
-                out["symbol"].append(sym); out["sector"].append(sector); out["name"].append(name or None)
+                out["symbol"].append(sym)
+                out["sector"].append(sector)
+                out["name"].append(name or None)
     return pa.Table.from_pydict(out, schema=SECURITIES_SCHEMA)
