@@ -3,7 +3,7 @@
 Every reader of a threshold calls these: the guards (``mech_exo.guards``: what halts and alerts),
 the dashboard (``mech_exo.reporting``: the traffic lights), the CLI (``exo risk violations``,
 ``exo monthly status``) and the Dagster sensor descriptions (``describe``). dbt computes the same
-rule in SQL (``var_daily.level``, ``mtd_drawdown.breached``); ``tests/test_bands.py`` holds the two
+rule in SQL (``var_daily.level``, ``mtd_drawdown.breached``); ``tests/unit/test_bands.py`` holds the two
 equal over the boundary values, so a change here that the models do not follow fails a test.
 
 The rule, once:

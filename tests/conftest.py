@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 TESTS_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS_DIR))  # tests/datagen.py, tests/reference.py, ...
+sys.path.insert(0, str(TESTS_DIR / "support"))  # tests/support/datagen.py, reference.py, ...
+sys.path.insert(0, str(TESTS_DIR))  # `from conftest import ...` in tests/unit and tests/integration
 
 # Never let a developer's real Telegram settings leak into a test run.
 for _var in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "TELEGRAM_API_BASE"):
@@ -73,7 +74,7 @@ def quiet_home(tmp_path_factory):
 
 @pytest.fixture
 def tg():
-    """A real local HTTP server speaking the Telegram Bot API (tests/telegram_server.py)."""
+    """A real local HTTP server speaking the Telegram Bot API (tests/support/telegram_server.py)."""
     from telegram_server import TelegramTestServer
 
     server = TelegramTestServer().start()

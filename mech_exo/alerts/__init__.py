@@ -14,7 +14,7 @@ Public API (other modules import exactly these):
 * ``escalation_due(home, now) -> list``, ``run_escalation(home, now=None) -> list``, ``ack(home, alert_id, by)``.
 * ``alert_history(home, hours) -> list``, ``alerts_config_summary(home) -> dict``, ``send_test_alert(home, ...)``.
 
-Layering (imports only point down; tests/test_faults_alerts.py checks it):
+Layering (imports only point down; tests/integration/test_faults_alerts.py checks it):
 ``settings, redact, state, telegram, outbox`` → ``common`` → ``flush`` → ``deliverer`` → ``escalation``
 → ``core`` → ``history``, ``service``, ``selftest``.
 

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from conftest import copy_home
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SQLMESH_PY = REPO / ".venv-sqlmesh" / "bin" / "python"
 PLAN_SCRIPT = REPO / "scripts" / "sqlmesh_plan.py"
 TOL = 1e-9  # |a - b| <= TOL * max(1, |a|): NAV is ~1e6 dollars, summation order differs

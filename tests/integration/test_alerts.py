@@ -36,7 +36,7 @@ from mech_exo.events import read_events
 from mech_exo.home import Home, init_home
 from mech_exo.utils.alerts import send_risk_alert
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CHAT = "-1001234567"
 T0 = datetime(2026, 11, 24, 14, 0, 0, tzinfo=timezone.utc)
 

@@ -22,7 +22,7 @@ from mech_exo.reporting import read
 from mech_exo.reporting.query import RiskQueryEngine
 from mech_exo.reporting.snapshot import NoData, snapshot
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def table(home, name: str) -> pd.DataFrame:

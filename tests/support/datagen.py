@@ -73,7 +73,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NY = ZoneInfo("America/New_York")
 UTC = timezone.utc
 

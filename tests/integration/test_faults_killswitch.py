@@ -29,7 +29,7 @@ from mech_exo.events import read_events
 from mech_exo.home import Home, init_home
 from mech_exo.killswitch import halt
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _env(**extra):

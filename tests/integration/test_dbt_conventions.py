@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "models"
 MACROS = REPO / "macros"
 
@@ -134,14 +134,51 @@ def test_every_model_has_a_primary_key_test():
     assert not missing, "every model needs a primary-key test:\n" + "\n".join(missing)
 
 
+READ_MODULE = REPO / "mech_exo" / "reporting" / "read.py"
+
+
+def _models_in(text: str, models: set[str]) -> set[str]:
+    out = {m.group(1) for m in re.finditer(r"\b(?:from|join)\s+([a-z_0-9]+)\b", text, re.I)} & models
+    out |= {m.group(1) for m in re.finditer(r'^\s*[A-Z_]+\s*=\s*"([a-z_0-9]+)"', text, re.M)} & models
+    return out
+
+
+def _read_functions() -> dict[str, str]:
+    """The shared read module's functions (and SQL constants) by name -> their source."""
+    import ast
+    text = READ_MODULE.read_text()
+    tree = ast.parse(text)
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            out[node.name] = ast.get_source_segment(text, node)
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            out[node.targets[0].id] = ast.get_source_segment(text, node)
+    return out
+
+
 def _queried_models(paths: list[Path], models: set[str]) -> set[str]:
-    """Models a program queries: `from|join <model>` in its SQL strings, or a `NAME = "<model>"` constant."""
+    """Models a program queries: its own SQL, plus the SQL of every function of the shared read
+    module (mech_exo/reporting/read.py) it calls as `read.<name>` — followed through the read
+    module's own calls, so a query that moved into the read module still counts for its caller."""
+    funcs = _read_functions()
     out: set[str] = set()
+    seen: set[str] = set()
+    todo: list[str] = []
     for p in paths:
         for f in ([p] if p.is_file() else sorted(p.rglob("*.py"))):
+            if f == READ_MODULE:
+                continue
             text = f.read_text()
-            out |= {m.group(1) for m in re.finditer(r"\b(?:from|join)\s+([a-z_0-9]+)\b", text, re.I)} & models
-            out |= {m.group(1) for m in re.finditer(r'^\s*[A-Z_]+\s*=\s*"([a-z_0-9]+)"', text, re.M)} & models
+            out |= _models_in(text, models)
+            todo += re.findall(r"\bread\.([A-Za-z_][A-Za-z_0-9]*)", text)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in funcs:
+            continue
+        seen.add(name)
+        out |= _models_in(funcs[name], models)
+        todo += [n for n in re.findall(r"\b([A-Za-z_][A-Za-z_0-9]*)\b", funcs[name]) if n in funcs]
     return out
 
 

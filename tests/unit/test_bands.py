@@ -20,7 +20,7 @@ from mech_exo import bands as b
 from mech_exo import guards as g
 from mech_exo.config import dbt_vars, load_risk_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RISK = load_risk_config(None)
 # a second config whose thresholds are all off the defaults, so a hard-coded number cannot pass
 ODD = {**RISK, "var": {**RISK["var"], "warning_pct": 55.5, "critical_pct": 81.25, "halt_pct": 97.0},

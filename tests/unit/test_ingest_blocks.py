@@ -260,7 +260,7 @@ def test_killed_ingest_process_reruns_without_losing_or_doubling_rows(home, tmp_
     ingest(home, now=NOW)
     insert(home, fills(10, 6))
     execute(home, "DELETE FROM fills WHERE fill_id = 'F00003'")
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     code = CHILD.format(root=root, tests=str(Path(__file__).parent), step=step, home=str(home.root))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr

@@ -21,7 +21,7 @@ from mech_exo.alerts import deliverer, escalation_overdue, outbox, reset_notices
 from mech_exo.events import read_events, utc_now
 from mech_exo.home import Home, init_home
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CHAT = "-1001234567"
 LEAD_CHAT = "-100777"
 

@@ -1,7 +1,7 @@
 """The health of the halt path (issue #10): `exo health full-check`, ``/health`` and its HTML view.
 
 Real parts: a real Dagster instance per home (opened through mech_exo.instance), real runs of a
-tiny job named ``data_pipeline`` in the ``exo_warehouse`` pool (tests/health_jobs.py), a real
+tiny job named ``data_pipeline`` in the ``exo_warehouse`` pool (tests/support/health_jobs.py), a real
 process killed with -9 while it holds the slot, a real second run waiting for it, a real
 ``dagster-daemon`` killed with -9, a real schedule/sensor state written by the ``dagster`` CLI, a
 real SQLite lock on the run storage, real corrupt instance files. The judges are pure functions,
@@ -24,9 +24,9 @@ from click.testing import CliRunner
 from mech_exo.health import checks as c
 from mech_exo.health.checks import FAIL, OK, UNKNOWN, WARN, RunFact, SlotFact
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-JOBS = TESTS / "health_jobs.py"
+JOBS = TESTS / "support" / "health_jobs.py"
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 NY = {"timezone": "America/New_York", "open": "09:30", "close": "16:00"}
 MON_OPEN = datetime(2026, 11, 23, 14, 30, tzinfo=timezone.utc)      # Monday 09:30 New York

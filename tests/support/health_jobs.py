@@ -6,7 +6,7 @@ can kill its process with -9 while it holds the slot.
 Also a tiny code location (``defs``) with a sensor, stopped by default: `dagster sensor start` records it
 RUNNING in the instance, as an on-call (or the UI) starting it would, and a real daemon then ticks it.
 
-Run as a script: ``python tests/health_jobs.py HOME HOLD_S`` (prints "holding" when it has the slot).
+Run as a script: ``python tests/support/health_jobs.py HOME HOLD_S`` (prints "holding" when it has the slot).
 """
 
 import sys
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from dagster_project.pipeline.pool import POOL, tag_holder  # noqa: E402
 

@@ -21,7 +21,7 @@ import pytest
 from conftest import copy_home
 from conftest import snapshot_query as q
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "dashboard"
 # After the synthetic history's last session (2026-11-20, close 21:00 UTC): outside the session.
 AFTER_CLOSE = datetime(2026, 11, 20, 21, 30, tzinfo=timezone.utc)
@@ -361,7 +361,7 @@ def _get(url, timeout=5):
 
 
 def test_module_serves_on_loopback_with_a_pid_file(crash_dash):
-    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
     from browser import free_port
 
     port = free_port()
@@ -422,7 +422,7 @@ READ_PAGE = """(() => {
 
 
 def _browse(app, path, shot_name, action=None):
-    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
     from browser import chromium_page, serve_wsgi
 
     with serve_wsgi(app.server) as base, chromium_page(1440, 1000) as page:
@@ -514,7 +514,7 @@ def test_browser_halt_is_unmissable_and_refresh_needs_no_reload(mutable_home):
 
 
 def test_browser_no_data_state(empty_home):
-    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
     from browser import chromium_page, serve_wsgi
 
     from mech_exo.dashboard import create_app
