@@ -6,8 +6,14 @@ and load a run worker, up to 5 s of sensor-loop latency, and dbt's start and par
 imports done, dbt's manifest parsed once, Great Expectations loaded once. It polls the inputs'
 fingerprint every second and, when they change, runs one tick:
 
-    ingest → dbt build (in-process, incremental) → publish snapshot → guard tick (halt first)
+    ingest → fast path: the models the intraday sentinel reads, then the sentinel (halt first)
+    → dbt build (in-process, incremental) → publish snapshot → guard tick (every guard)
     → Great Expectations suites (+ DATA SUSPECT alert when they fail)
+
+The fast path (``mech_exo.warehouse.fast_path``) builds ``nav_intraday`` and only what the tick
+changed under it with ``dbt run`` — the same models — and judges it on the build database, so a
+breach does not wait for the fill-grain tables, VaR, the tests or the publish. A tick it cannot
+make exact (old input rewritten, a new session opened) skips it: the full build comes first.
 
 — the same functions as the ``data_pipeline`` job, in the same order. Dagster runs it as the job
 ``intraday_watch`` (scheduled at the open, ends after the close) and records every tick's asset
@@ -47,6 +53,16 @@ def inputs_fingerprint(home: Home) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def _changed(ing) -> str:
+    rows = ing.rows_read or {}
+    parts = [f"{ing.n_marks_landed} marks"] if ing.n_marks_landed else []
+    parts += [f"{rows[k]} {k.replace('_', ' ')}" for k in ("fills", "cash_flows") if rows.get(k)]
+    relanded = sum((ing.blocks_relanded or {}).values())
+    if relanded:
+        parts.append(f"{relanded} re-read block(s)")
+    return ", ".join(parts) or "nothing new"
+
+
 @dataclass
 class TickResult:
     ok: bool
@@ -57,6 +73,8 @@ class TickResult:
     guards: list[dict[str, Any]] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     landed_seq: int | None = None
+    fast_path: str | None = None          # what the fast path did ("halted…", "judged…", "skipped: why")
+    changed: str = ""                     # what the tick's ingest landed, in a few words
 
     @property
     def halted(self) -> bool:
@@ -67,12 +85,14 @@ class Watcher:
     """One home's pipeline, kept warm. ``tick()`` never raises for a step failure: the result
     says which step failed (and a CRITICAL alert went out); the next change is tried again."""
 
-    def __init__(self, home: Home, *, by: str = "watcher", now: Callable[[], datetime | None] = lambda: None):
+    def __init__(self, home: Home, *, by: str = "watcher", now: Callable[[], datetime | None] = lambda: None,
+                 fast_path: bool = True):
         from mech_exo.pipeline import parse_manifest
 
         self.home = home
         self.by = by
         self.now = now
+        self.fast_path = fast_path
         home.ensure_dirs()
         self.manifest = parse_manifest(home)
 
@@ -114,7 +134,11 @@ class Watcher:
         except InputError as exc:
             return fail("ingest", str(exc))
         res.landed_seq = ing.landed_seq
+        res.changed = _changed(ing)
         lap("ingest")
+        if self.fast_path and home.build_db.exists():
+            res.fast_path = self._fast_halt(ing, now, res)
+            lap("fast_path")
         with exo_home_env(home):
             b = build(home, full_refresh=ing.full_refresh or not home.build_db.exists(), manifest=self.manifest)
         lap("dbt_build")
@@ -125,7 +149,11 @@ class Watcher:
         dbt_failed = [n.name for n in b.tests_failed]
         record_checks(home, [], dbt_failed)
         lap("publish")
+        fast_guards = res.guards
         res.guards = guard_tick(home, now=now, by=self.by)
+        # a halt the fast path made stays in the result (the full tick finds the switch already off)
+        res.guards = [g for g in fast_guards if g.get("halted")] + [
+            g for g in res.guards if g.get("guard") not in {f.get("guard") for f in fast_guards if f.get("halted")}]
         lap("guards")
         con = connect(home)
         try:
@@ -137,6 +165,34 @@ class Watcher:
         lap("checks")
         res.ok = True
         return res
+
+    def _fast_halt(self, ing, now: datetime | None, res: TickResult) -> str:
+        """Build what the sentinel reads, judge it on the build database, halt if it says so."""
+        import duckdb
+
+        from mech_exo.config import load_risk_config
+        from mech_exo.guard_runner import tick as guard_tick
+        from mech_exo.guards import INTRADAY
+        from mech_exo.warehouse import fast_path
+        from mech_exo.warehouse.dbt import build
+
+        models = fast_path.selection(ing)
+        if models is None:
+            return "skipped: the tick is not current-session input only"
+        b = build(self.home, select=" ".join(models), manifest=self.manifest, command="run")
+        if not b.success:
+            return f"skipped: {b.error or 'a model failed'} (the full build reports it)"
+        con = duckdb.connect(str(self.home.build_db))  # this process's own writer's configuration
+        try:
+            ok, why = fast_path.ready(con, ing.dirty_from, load_risk_config(self.home.risk_yml)["session"])
+            if not ok:
+                return f"skipped: {why}"
+            res.guards = guard_tick(self.home, guards=[INTRADAY], now=now, by=self.by, con=con)
+        finally:
+            con.close()
+        acted = [g for g in res.guards if g.get("guard") == INTRADAY]
+        halted = any(g.get("halted") for g in acted)
+        return f"{'HALTED' if halted else 'judged'} on {why} ({len(models)} models)"
 
     def run(self, *, until: Callable[[], bool], poll_s: float = 1.0,
             on_tick: Callable[[TickResult], None] | None = None) -> int:

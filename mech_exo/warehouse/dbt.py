@@ -81,13 +81,15 @@ def dbt_args(home: Home, command: str, risk: dict[str, Any], extra: list[str] | 
 
 
 def build(home: Home, *, full_refresh: bool = False, select: str | None = None,
-          progress: Callable[[str, str, str], None] | None = None, manifest: Any = None) -> BuildResult:
+          progress: Callable[[str, str, str], None] | None = None, manifest: Any = None,
+          command: str = "build") -> BuildResult:
     """Run ``dbt build`` in-process on the home's build database, without dagster-dbt.
 
     Used by the session-long intraday watcher (``mech_exo.watch``, with a ``manifest`` parsed once
     so a tick skips dbt's parse), and by tests and benchmarks to build homes quickly; the
     ``data_pipeline`` job builds through dagster-dbt with the same project, profile and vars.
-    ``progress(node_name, resource_type, status)`` is called as each node finishes.
+    ``progress(node_name, resource_type, status)`` is called as each node finishes. ``command="run"``
+    builds the selected models without their tests (the watcher's fast path; the build after it tests).
     """
     from dbt.cli.main import dbtRunner  # heavy import: only when building
 
@@ -107,7 +109,7 @@ def build(home: Home, *, full_refresh: bool = False, select: str | None = None,
     started = time.perf_counter()
     with exo_home_env(home):
         res = dbtRunner(manifest=manifest, callbacks=[on_event]).invoke(
-            dbt_args(home, "build", risk, extra + ["--quiet"]))
+            dbt_args(home, command, risk, extra + ["--quiet"]))
     duration = time.perf_counter() - started
     if res.result is not None and hasattr(res.result, "results"):
         for r in res.result.results:
