@@ -53,16 +53,6 @@ def inputs_fingerprint(home: Home) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _changed(ing) -> str:
-    rows = ing.rows_read or {}
-    parts = [f"{ing.n_marks_landed} marks"] if ing.n_marks_landed else []
-    parts += [f"{rows[k]} {k.replace('_', ' ')}" for k in ("fills", "cash_flows") if rows.get(k)]
-    relanded = sum((ing.blocks_relanded or {}).values())
-    if relanded:
-        parts.append(f"{relanded} re-read block(s)")
-    return ", ".join(parts) or "nothing new"
-
-
 @dataclass
 class TickResult:
     ok: bool
@@ -74,7 +64,6 @@ class TickResult:
     failed_checks: list[str] = field(default_factory=list)
     landed_seq: int | None = None
     fast_path: str | None = None          # what the fast path did ("halted…", "judged…", "skipped: why")
-    changed: str = ""                     # what the tick's ingest landed, in a few words
 
     @property
     def halted(self) -> bool:
@@ -134,7 +123,6 @@ class Watcher:
         except InputError as exc:
             return fail("ingest", str(exc))
         res.landed_seq = ing.landed_seq
-        res.changed = _changed(ing)
         lap("ingest")
         if self.fast_path and home.build_db.exists():
             res.fast_path = self._fast_halt(ing, now, res)
@@ -149,11 +137,10 @@ class Watcher:
         dbt_failed = [n.name for n in b.tests_failed]
         record_checks(home, [], dbt_failed)
         lap("publish")
-        fast_guards = res.guards
-        res.guards = guard_tick(home, now=now, by=self.by)
+        fast_halts = [g for g in res.guards if g.get("halted")]
         # a halt the fast path made stays in the result (the full tick finds the switch already off)
-        res.guards = [g for g in fast_guards if g.get("halted")] + [
-            g for g in res.guards if g.get("guard") not in {f.get("guard") for f in fast_guards if f.get("halted")}]
+        halted_first = {g.get("guard") for g in fast_halts}
+        res.guards = fast_halts + [g for g in guard_tick(home, now=now, by=self.by) if g.get("guard") not in halted_first]
         lap("guards")
         con = connect(home)
         try:

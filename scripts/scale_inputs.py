@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scale_book  # noqa: E402
 from scale_book import FILLS_DDL, FLOWS_DDL, STRATEGIES, TIERS, Tier, append, spell  # noqa: E402
 
 TZ = "America/New_York"
@@ -35,9 +36,9 @@ INTRADAY_SESSIONS = 5
 FIVE_MIN = pd.timedelta_range("09:35:00", "16:00:00", freq="5min")  # 78 marks a session
 
 
-def sessions(years: int, end: str = "2026-03-06") -> pd.DatetimeIndex:
-    """Weekdays ending on ``end`` (a benchmark input, not a market: no holiday calendar)."""
-    return pd.bdate_range(end=end, periods=int(years * 261))
+def sessions(years: int) -> pd.DatetimeIndex:
+    """scale_book's sessions (weekdays, no holiday calendar) as a DatetimeIndex: one rule for both."""
+    return pd.DatetimeIndex(scale_book.sessions(years))
 
 
 def local_to_utc(days: pd.DatetimeIndex, offsets: pd.TimedeltaIndex | np.ndarray) -> np.ndarray:
