@@ -39,7 +39,7 @@ from dagster_project.pipeline.schedules import (
     make_intraday_refresh,
 )
 from dagster_project.pipeline.watch import intraday_watch, make_intraday_watch_schedule
-from dagster_project.progress import exo_file_log, exo_progress
+from dagster_project.progress import exo_file_log, exo_progress, exo_ticks
 from dagster_project.resources import ExoHomeResource, default_home
 from mech_exo.home import Home
 
@@ -64,7 +64,8 @@ def build_definitions(home: Home, now: datetime | None = None, actor: str = "") 
         schedules=[make_intraday_refresh(data_pipeline, home), make_intraday_watch_schedule(home), monthly_guard_schedule,
                    rollback_drill_quarterly,
                    drill_overdue_daily, daily_summary_schedule, health_check_schedule],
-        loggers={"console": dg.colored_console_logger, "exo_progress": exo_progress, "exo_file_log": exo_file_log},
+        loggers={"console": dg.colored_console_logger, "exo_progress": exo_progress, "exo_file_log": exo_file_log,
+                 "exo_ticks": exo_ticks},
         resources={
             "exo": ExoHomeResource(root=str(home.root), now=now.isoformat() if now else "", actor=actor),
             "dbt": DbtCliResource(project_dir=str(DBT_PROJECT.project_dir), profiles_dir=str(DBT_PROJECT.project_dir),

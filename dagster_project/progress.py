@@ -22,6 +22,22 @@ def exo_progress(init_context) -> logging.Logger:
     return lg
 
 
+class _TickHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", {}) or {}
+        msg = meta.get("orig_message") or ""
+        if isinstance(msg, str) and msg.startswith("tick "):
+            # the terminal's stdout: the job's own stdout (dbt's echo) is redirected to the run log
+            print(msg, file=sys.__stdout__ or sys.stdout, flush=True)
+
+
+@dg.logger(description="The watcher's one line per tick on stdout (used by `exo watch`).")
+def exo_ticks(init_context) -> logging.Logger:
+    lg = logging.Logger("exo_ticks", level=logging.INFO)
+    lg.addHandler(_TickHandler())
+    return lg
+
+
 @dg.logger(config_schema={"path": str, "log_level": dg.Field(str, default_value="INFO", is_required=False)},
            description="Dagster's own log lines (and stack traces) into a file: `exo run` keeps the terminal to "
                        "its one-line reasons and writes the rest to data/warehouse/last_run.log.")

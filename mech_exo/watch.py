@@ -21,10 +21,14 @@ materializations, so the guard sensors, the UI and ``exo flows`` see it like any
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from mech_exo.home import Home, exo_home_env
@@ -64,6 +68,8 @@ class TickResult:
     failed_checks: list[str] = field(default_factory=list)
     landed_seq: int | None = None
     fast_path: str | None = None          # what the fast path did ("halted…", "judged…", "skipped: why")
+    changed: str | None = None            # what the ingest found new (IngestResult.change_summary)
+    started_at: datetime | None = None    # wall clock (UTC) when the tick began
 
     @property
     def halted(self) -> bool:
@@ -98,7 +104,7 @@ class Watcher:
         )
         from mech_exo.reporting.snapshot import connect
 
-        home, res, t = self.home, TickResult(ok=False), time.perf_counter()
+        home, res, t = self.home, TickResult(ok=False, started_at=datetime.now(timezone.utc)), time.perf_counter()
 
         def lap(name: str) -> None:
             nonlocal t
@@ -122,7 +128,7 @@ class Watcher:
             ing = ingest(home, now=now)
         except InputError as exc:
             return fail("ingest", str(exc))
-        res.landed_seq = ing.landed_seq
+        res.landed_seq, res.changed = ing.landed_seq, ing.change_summary()
         lap("ingest")
         if self.fast_path and home.build_db.exists():
             res.fast_path = self._fast_halt(ing, now, res)
@@ -182,12 +188,24 @@ class Watcher:
         return f"{'HALTED' if halted else 'judged'} on {why} ({len(models)} models)"
 
     def run(self, *, until: Callable[[], bool], poll_s: float = 1.0,
-            on_tick: Callable[[TickResult], None] | None = None) -> int:
+            on_tick: Callable[[TickResult], None] | None = None, requests_since: float | None = None) -> int:
         """Tick once at the start (which also loads Great Expectations), then whenever the inputs
-        change, until ``until()`` or a stop request (``stop_file``); returns the number of ticks."""
-        last, ticks = None, 0
+        change, until ``until()`` or a stop request (``stop_file``); returns the number of ticks.
+        A stop request older than ``requests_since`` (epoch seconds; default: now) was left by an
+        earlier watcher and is removed; a newer one (Ctrl-C while this run was starting) is kept."""
         stop = stop_file(self.home)
-        stop.unlink(missing_ok=True)  # a request left over from an earlier watcher is not for us
+        since = time.time() if requests_since is None else requests_since
+        try:
+            if stop.stat().st_mtime < since:
+                stop.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
+        with stop_on_signals(stop):
+            return self._loop(stop, until, poll_s, on_tick)
+
+    def _loop(self, stop, until: Callable[[], bool], poll_s: float,
+              on_tick: Callable[[TickResult], None] | None) -> int:
+        last, ticks = None, 0
         serviced = time.monotonic()
         while ticks == 0 or not (until() or stop.exists()):
             fp = inputs_fingerprint(self.home)
@@ -207,3 +225,56 @@ class Watcher:
                 time.sleep(poll_s)
         stop.unlink(missing_ok=True)
         return ticks
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop):
+    """While the watcher loops: the first SIGINT/SIGTERM writes the stop request (the tick in
+    progress finishes — never a halt cut in half, never a half-written build), a second one raises
+    KeyboardInterrupt. Dagster maps both signals to its own interrupt while a step runs; this
+    replaces that for the loop and restores it after. Main thread only (signals' rule)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    count = {"n": 0}
+
+    def handler(signum, frame) -> None:
+        count["n"] += 1
+        if count["n"] > 1:
+            raise KeyboardInterrupt(f"signal {signum} (second)")
+        stop.parent.mkdir(parents=True, exist_ok=True)
+        stop.write_text(f"signal {signum} at {time.time():.3f}\n")
+        print("watcher: stopping after the tick in progress (signal again to abort)",
+              file=sys.__stderr__ or sys.stderr, flush=True)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def tick_line(r: TickResult) -> str:
+    """One line per tick, as `exo watch` prints it and the Dagster run logs it:
+    ``tick 14:35:02Z  100 fills, 1 mark file (500 marks) → HALTED intraday-pnl-sentinel: … · 2.41 s (halt decision at 1.20 s)``."""
+    at = f"{r.started_at:%H:%M:%S}Z" if r.started_at else "--:--:--"
+    total = sum(r.timings.values())
+    if r.failed_step and not r.ok:
+        outcome = f"FAILED at {r.failed_step}: {r.error}"
+    else:
+        halted = [g for g in r.guards if g.get("halted")]
+        loud = [g for g in r.guards if g.get("severity") in ("CRITICAL", "WARNING") and not g.get("halted")]
+        if halted:
+            outcome = "HALTED " + "; ".join(f"{g['guard']}: {g.get('message', '')}" for g in halted)
+        elif loud:
+            outcome = "; ".join(f"{g['severity']} {g['guard']}" for g in loud)
+        else:
+            outcome = "all clear"
+        if r.failed_checks:
+            outcome += f"; {len(r.failed_checks)} check(s) failed"
+    tail = f"{total:.2f} s"
+    if "fast_path" in r.timings:
+        decided = r.timings.get("ingest", 0.0) + r.timings["fast_path"]
+        tail += f" (intraday decision at {decided:.2f} s{'' if (r.fast_path or '').startswith(('HALTED', 'judged')) else ', ' + (r.fast_path or '')})"
+    return f"tick {at}  {r.changed or 'nothing read'} → {outcome} · {tail}"

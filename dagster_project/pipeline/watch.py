@@ -21,10 +21,14 @@ JOB_NAME = "intraday_watch"
 
 
 class WatchConfig(dg.Config):
-    poll_seconds: float = 1.0
+    poll_seconds: float = 0.25
     minutes_after_close: int = 5
-    # 0 = until the session's close (+ minutes_after_close); otherwise stop after this many seconds
+    # 0 = until the session's close (+ minutes_after_close); otherwise this many seconds, session or not
     max_seconds: float = 0.0
+    # judge the intraday sentinel on the models it reads before the full build (mech_exo.warehouse.fast_path)
+    fast_path: bool = True
+    # epoch seconds: a stop request written after this is for this run (`exo watch` passes its start)
+    stop_requests_since: float = 0.0
 
 
 def session_deadline(risk: dict, now: datetime, minutes_after_close: int) -> datetime:
@@ -40,21 +44,21 @@ def watcher_running(instance: dg.DagsterInstance) -> bool:
 
 @dg.op(pool=POOL, description="Tick the warm pipeline whenever fills or marks change, until after the close.")
 def intraday_watch_op(context: dg.OpExecutionContext, config: WatchConfig, exo: ExoHomeResource) -> int:
-    from mech_exo.watch import Watcher
+    from mech_exo.watch import Watcher, tick_line
 
     tag_holder(context)
     home = exo.home
     started = datetime.now(timezone.utc)
     deadline = session_deadline({"session": session_or_default(home.risk_yml)}, started, config.minutes_after_close)
-    if config.max_seconds > 0:
-        deadline = min(deadline, started + timedelta(seconds=config.max_seconds)) if deadline > started \
-            else started + timedelta(seconds=config.max_seconds)
-    watcher = Watcher(home, by=exo.actor or f"dagster:{context.run_id[:8]}", now=lambda: exo.now_dt)
+    if config.max_seconds > 0:  # `exo watch --for`: that long, whatever the session clock says
+        deadline = started + timedelta(seconds=config.max_seconds)
+    watcher = Watcher(home, by=exo.actor or f"dagster:{context.run_id[:8]}", now=lambda: exo.now_dt,
+                      fast_path=config.fast_path)
     context.log.info(f"watching {home.root} until {deadline:%Y-%m-%d %H:%M:%S}Z")
 
     def on_tick(r) -> None:
         if not r.ok:
-            context.log.error(f"tick failed at {r.failed_step}: {r.error}")
+            context.log.error(tick_line(r))
             return
         meta = {"landed_seq": r.landed_seq, "timings_s": r.timings}
         for t in LANDING_TABLES:
@@ -66,10 +70,10 @@ def intraday_watch_op(context: dg.OpExecutionContext, config: WatchConfig, exo: 
                  for g in r.guards if g.get("severity")}
         context.log_event(dg.AssetMaterialization(asset_key=GUARDS_KEY, metadata={
             "decisions": str(acted or "all clear"), "halted": r.halted, "failed_checks": str(r.failed_checks)}))
-        context.log.info(f"tick #{r.landed_seq}: {r.timings} guards={acted or 'all clear'}")
+        context.log.info(tick_line(r))
 
     return watcher.run(until=lambda: datetime.now(timezone.utc) >= deadline, poll_s=config.poll_seconds,
-                       on_tick=on_tick)
+                       on_tick=on_tick, requests_since=config.stop_requests_since or None)
 
 
 @dg.job(name=JOB_NAME, description="The pipeline kept warm through the session: a breach becomes a halt in seconds.")

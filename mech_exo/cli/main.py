@@ -15,6 +15,7 @@ from mech_exo.home import Home
 GROUPS: dict[str, tuple[str, str, str]] = {
     "init": ("mech_exo.cli.home_cmds", "init_cmd", "Write a fresh home (config templates, folders)."),
     "run": ("mech_exo.cli.home_cmds", "run_cmd", "Run the data pipeline once: ingest → dbt build → checks → guards."),
+    "watch": ("mech_exo.cli.watch", "watch_cmd", "The session watcher in the foreground: a tick per input change, a halt in seconds."),
     "demo": ("mech_exo.cli.home_cmds", "demo_cmd", "Build a demo home whose story trips the guards, run it, show what happened."),
     "kill": ("mech_exo.cli.kill", "kill", "Kill-switch: status, history, off, on."),
     "drill": ("mech_exo.cli.drill", "drill", "Rollback drills: run one, show status."),

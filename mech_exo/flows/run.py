@@ -81,6 +81,24 @@ def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refre
     """Run the Dagster job ``data_pipeline`` in-process on the home's own Dagster instance (so the
     run shows in `exo flows runs` and the UI). Returns the Dagster execution result; raises
     WarehouseBusy when a live run keeps the warehouse longer than ``wait_s``."""
+    ops = {"exo_dbt_models": {"config": {"full_refresh": True}}} if full_refresh else {}
+    selection = None
+    if not guards:  # everything but the guard step
+        from assets.ingest import landing
+        from dagster_project.pipeline.assets import SNAPSHOT_KEY, exo_dbt_models
+
+        selection = [*landing.keys, *exo_dbt_models.keys, SNAPSHOT_KEY]
+    return execute_job(home, "data_pipeline", ops=ops, loggers={"exo_progress": {}} if show_steps else {},
+                       trigger="exo run", now=now, by=by, wait_s=wait_s, progress=progress,
+                       asset_selection=selection)
+
+
+def execute_job(home: Home, job_name: str, *, ops: dict[str, Any], loggers: dict[str, Any], trigger: str,
+                now: datetime | None, by: str, wait_s: float, progress: Callable[[str], None] | None,
+                asset_selection: list | None = None):
+    """One job of the code location, in-process on the home's instance, after claiming the warehouse
+    slot. Dagster's own lines go to data/warehouse/last_run.log (dagster-dbt echoes every dbt event
+    to stdout: that goes there too); ``loggers`` add what the terminal shows."""
     from dagster_project.definitions import build_definitions
     from dagster_project.pipeline.pool import holder_tags
     from mech_exo.instance import dagster_instance
@@ -91,30 +109,19 @@ def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refre
     except BaseException:
         instance.dispose()
         raise
-    job = build_definitions(home, now=now, actor=by).resolve_job_def("data_pipeline")
-    # Dagster's log lines and stack traces go to the run log, not the terminal: the on-call reads the
-    # one-line reason `exo run` prints (failure_message), the log holds the rest; dagster-dbt echoes
-    # every dbt event to stdout, redirected there too
+    job = build_definitions(home, now=now, actor=by).resolve_job_def(job_name)
+    # the on-call reads the one-line reason the command prints (failure_message); the log holds the rest
     log_path = home.warehouse_dir / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text("")
-    loggers: dict[str, Any] = {"exo_file_log": {"config": {"path": str(log_path)}}}
-    if show_steps:
-        loggers["exo_progress"] = {}
-    run_config: dict[str, Any] = {"loggers": loggers}
-    if full_refresh:
-        run_config["ops"] = {"exo_dbt_models": {"config": {"full_refresh": True}}}
+    run_config: dict[str, Any] = {"loggers": {"exo_file_log": {"config": {"path": str(log_path)}}, **loggers}}
+    if ops:
+        run_config["ops"] = ops
     try:
         with exo_home_env(home), open(log_path, "a") as log, contextlib.redirect_stdout(log):
-            selection = None
-            if not guards:  # everything but the guard step
-                from assets.ingest import landing
-                from dagster_project.pipeline.assets import SNAPSHOT_KEY, exo_dbt_models
-
-                selection = [*landing.keys, *exo_dbt_models.keys, SNAPSHOT_KEY]
             return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                          tags={"exo/trigger": "exo run", **holder_tags()},
-                                          asset_selection=selection)
+                                          tags={"exo/trigger": trigger, **holder_tags()},
+                                          asset_selection=asset_selection)
     finally:
         instance.dispose()
 
@@ -246,3 +253,25 @@ def failure_message(event) -> str:
         lines = (err.message or "").strip().splitlines()
         return lines[-1] if lines else "step failed"
     return event.message or "step failed"
+
+
+def watch(home: Home, *, for_s: float | None = None, poll_s: float = 0.25, fast_path: bool = True,
+          now: datetime | None = None, by: str = "exo watch", wait_s: float = WAREHOUSE_WAIT_S,
+          progress: Callable[[str], None] | None = None, requests_since: float | None = None):
+    """`exo watch`: the Dagster job ``intraday_watch`` (the one its schedule starts at the open) in
+    the foreground, in-process on the home's instance. ``for_s`` ends it after that many seconds
+    whatever the wall clock says; otherwise it ends after today's close (at once outside a session:
+    one tick). Each tick prints one line (``tick …``) on stdout. A stop request (``stop_file``: Ctrl-C
+    or SIGTERM in `exo watch`, or `exo flows stop`) ends it after the tick in progress. Returns the
+    Dagster execution result; raises WarehouseBusy / WatcherRunning."""
+    busy = watcher_run_id(home)
+    if busy:
+        raise WarehouseBusy(f"an intraday watcher (Dagster run {busy[:8]}) already runs on {home.root}; "
+                            "stop it with `exo flows stop --flow intraday-watch` first")
+    cfg: dict[str, Any] = {"poll_seconds": poll_s, "fast_path": fast_path,
+                           "stop_requests_since": requests_since if requests_since is not None else time.time()}
+    if for_s is not None:
+        cfg["max_seconds"] = max(float(for_s), 0.001)
+    return execute_job(home, "intraday_watch", ops={"intraday_watch_op": {"config": cfg}},
+                       loggers={"exo_ticks": {}}, trigger="exo watch", now=now, by=by, wait_s=wait_s,
+                       progress=progress)

@@ -32,6 +32,22 @@ class IngestResult:
         d["dirty_from"] = self.dirty_from.isoformat().replace("+00:00", "Z") if self.dirty_from else None
         return d
 
+    def change_summary(self) -> str:
+        """What this run found new, in a few words (the watcher's tick line): '100 fills, 1 mark file
+        (500 marks)', 'nothing new', '… FULL REFRESH'."""
+        parts = [f"{n} {table.replace('_', ' ')}" for table, n in self.rows_read.items() if n]
+        if self.files_landed:
+            parts.append(f"{len(self.files_landed)} mark file{'s' if len(self.files_landed) != 1 else ''} "
+                         f"({self.n_marks_landed} marks)")
+        if self.files_removed:
+            parts.append(f"{len(self.files_removed)} file(s) removed")
+        relanded = sum(self.blocks_relanded.values())
+        if relanded:
+            parts.append(f"{relanded} old block(s) changed")
+        if self.full_refresh:
+            parts.append("FULL REFRESH")
+        return ", ".join(parts) or "nothing new"
+
     def summary(self) -> str:
         dirty = self.dirty_from.isoformat().replace("+00:00", "Z") if self.dirty_from else "nothing changed"
         read = ", ".join(f"{t} {n} read" for t, n in self.rows_read.items())
