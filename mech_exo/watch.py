@@ -124,17 +124,30 @@ class Watcher:
         if config_halt is not None:  # halted + CRITICAL; the next tick tries again once it reads
             res.guards, res.failed_step, res.error = config_halt, "config", config_halt[0]["message"]
             return res
+        quick = self.fast_path and home.build_db.exists()
         try:
-            ing = ingest(home, now=now)
+            # on the halt's path: new rows, plus counts/rowid sums of every old block and the content
+            # of the newest; the rotating content check of older blocks follows the decision
+            ing = ingest(home, now=now, rotate=not quick)
         except InputError as exc:
             return fail("ingest", str(exc))
         res.landed_seq, res.changed = ing.landed_seq, ing.change_summary()
+        full_refresh = ing.full_refresh
         lap("ingest")
-        if self.fast_path and home.build_db.exists():
+        if quick:
             res.fast_path = self._fast_halt(ing, now, res)
             lap("fast_path")
+            try:
+                again = ingest(home, now=now)   # also lands whatever arrived during the fast path
+            except InputError as exc:
+                return fail("ingest", str(exc))
+            full_refresh = full_refresh or again.full_refresh
+            if again.dirty_from is not None:
+                res.landed_seq = again.landed_seq
+                res.changed += f"; then {again.change_summary()}"
+            lap("ingest_verify")
         with exo_home_env(home):
-            b = build(home, full_refresh=ing.full_refresh or not home.build_db.exists(), manifest=self.manifest)
+            b = build(home, full_refresh=full_refresh or not home.build_db.exists(), manifest=self.manifest)
         lap("dbt_build")
         if b.models_failed or (b.error and not b.nodes):
             return fail("dbt build", b.error or "model failed")

@@ -78,6 +78,8 @@ class ExternalLocationDbtLoader(DbtLoader):
     file that lost rows would keep them), so under SQLMesh these models are FULL tables instead:
     ``is_incremental()`` is then false, ``dirty_from_date()`` returns its "everything" bound, and
     each SQLMesh run recomputes them over all landed data, the same result as a dbt full refresh.
+    The fill-grain models (windowed ``append`` with a pre-hook that deletes the window) are built
+    the same way.
     """
 
     def _load_projects(self):  # type: ignore[no-untyped-def]
@@ -113,9 +115,12 @@ def resolve_external_location(source: Any) -> None:
 
 
 def full_table_for_delete_insert(model: Any) -> None:
-    """Build a dbt ``delete+insert`` incremental model as a full table (see the loader's docstring)."""
-    if model.materialized == "incremental" and model.incremental_strategy == "delete+insert":
+    """Build a dbt incremental model as a full table (see the loader's docstring): ``delete+insert``
+    on a file or session key, and the windowed ``append`` models whose pre-hook deletes the window
+    they recompute (macros/incremental.sql: delete_window) — SQLMesh has neither semantics."""
+    if model.materialized == "incremental" and model.incremental_strategy in ("delete+insert", "append"):
         model.materialized = "table"
+        model.pre_hook = []
 
 
 def cache_dir(home: Path) -> Path:

@@ -35,20 +35,25 @@ def commit_point(step: str) -> None:
     replace it to crash a real run exactly there."""
 
 
-def ingest(home: Home, now: datetime | None = None, *, verify_all: bool = False) -> IngestResult:
+def ingest(home: Home, now: datetime | None = None, *, verify_all: bool = False,
+           rotate: bool = True) -> IngestResult:
     """Validate all inputs and land them; raise ``InputError`` (nothing written) on any violation.
 
     ``now`` (default: the wall clock) bounds "future" timestamps: more than 5 minutes after it is a
     violation, since a future fill or mark would poison every metric until real time catches up.
     ``verify_all`` re-checks the content hash of every landed fills/cash_flows block (a full
     refresh does; a tick verifies the newest blocks and a rotating share of the older ones).
+    ``rotate=False`` verifies the newest blocks only (counts and rowid sums of every block are still
+    checked, so an inserted or deleted old row is seen at once): the watcher's first ingest of a tick,
+    on the halt's path; its second ingest, after the intraday decision, does the rotating share.
     """
+    budget = None if verify_all else (tb.VERIFY_ROWS if rotate else 0)
     started = time.perf_counter()
     now_us = datetime_to_micros(now or datetime.now(timezone.utc))
     home.landing_dir.mkdir(parents=True, exist_ok=True)
     # two ingests at once would interleave landing writes and both claim the same landed_seq
     with exclusive_lock(home.landing_dir / ".ingest.lock"):
-        result = _ingest_locked(home, now_us, verify_all)
+        result = _ingest_locked(home, now_us, budget)
     result.duration_s = time.perf_counter() - started
     return result
 
@@ -66,12 +71,12 @@ def _table_states(home: Home, state: dict | None, warnings: list[str]) -> dict[s
     return out
 
 
-def _ingest_locked(home: Home, now_us: int, verify_all: bool) -> IngestResult:
+def _ingest_locked(home: Home, now_us: int, verify_budget: int | None) -> IngestResult:
     col, warnings = Collector(), []
     state = load_state(home, warnings)
     states = _table_states(home, state, warnings)
     seq = next_seq(home, state)
-    tables = read_tables(home, states, seq, now_us, verify_all or state is None, col)
+    tables = read_tables(home, states, seq, now_us, None if state is None else verify_budget, col)
     securities = read_securities(home, col, warnings)
     marks = plan_marks(home, state, now_us, col, warnings)
     check_across_files(home, marks, col, warnings)

@@ -30,7 +30,7 @@ from mech_exo.home import Home
 from mech_exo.ingest.files import iso, ts_array
 from mech_exo.ingest.files import rel as rel_path
 from mech_exo.ingest.mark_rows import read_csv_marks, read_parquet_marks, validate_marks
-from mech_exo.ingest.schemas import MARK_SUFFIXES, MARKS_SCHEMA
+from mech_exo.ingest.schemas import MARK_SUFFIXES, MARKS_SCHEMA, TS
 from mech_exo.ingest.violations import MAX_KEPT_PER_RULE, Collector
 
 
@@ -106,16 +106,24 @@ def load_changed_mark(home: Home, mf: MarkFile, data: bytes, now_us: int, col: C
 def check_across_files(home: Home, marks: list[MarkFile], col: Collector, warnings: list[str]) -> None:
     """A re-landed file may contradict another file's mark for the same (ts, symbol): a violation.
 
-    Only run when something was re-landed; unchanged files were already consistent with each other.
+    Only run when something was re-landed; unchanged files were already consistent with each other,
+    and of them only the rows inside the fresh files' time range are read (Parquet row-group
+    statistics skip the rest): a tick's new file costs its own size, not the history's.
     """
     fresh = [m for m in marks if m.changed and m.frame is not None]
     if not fresh or len(marks) < 2:
         return
     parts = [m.frame.assign(source_file=m.rel) for m in fresh]
+    nonempty = [m.frame["ts"] for m in fresh if len(m.frame)]
+    if not nonempty:
+        return
+    lo = pa.scalar(int(min(x.min() for x in nonempty)), TS)
+    hi = pa.scalar(int(max(x.max() for x in nonempty)), TS)
+    span = [("ts", ">=", lo), ("ts", "<=", hi)]
     for m in marks:
         if not m.changed:
             t = pq.read_table(home.landing_dir / "marks" / f"{m.key}.parquet",
-                              columns=["ts", "symbol", "price", "source_row"])
+                              columns=["ts", "symbol", "price", "source_row"], filters=span)
             ts = pc.cast(t.column("ts"), pa.int64()).to_numpy()
             parts.append(pd.DataFrame({"ts": ts, "symbol": t.column("symbol").to_numpy(),
                                        "price": t.column("price").to_numpy(),

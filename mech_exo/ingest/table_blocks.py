@@ -118,8 +118,10 @@ def _split(raw: pa.Table, lo: int, hi: int | None, old: list[Block]) -> list[Par
     return parts
 
 
-def _to_verify(blocks: list[Block], verify_all: bool) -> list[bool]:
-    if verify_all:
+def _to_verify(blocks: list[Block], budget: int | None) -> list[bool]:
+    """Which blocks get their content hash checked: all (``budget`` None), else the hot tail plus
+    the least recently verified older blocks up to ``budget`` rows (0: the hot tail only)."""
+    if budget is None:
         return [True] * len(blocks)
     chosen, covered = set(), 0
     for i in range(len(blocks) - 1, -1, -1):   # the hot tail, where late corrections usually land
@@ -127,7 +129,6 @@ def _to_verify(blocks: list[Block], verify_all: bool) -> list[bool]:
             break
         chosen.add(i)
         covered += blocks[i].n
-    budget = VERIFY_ROWS
     for i in sorted(set(range(len(blocks))) - chosen, key=lambda i: (blocks[i].verified_seq, blocks[i].lo)):
         if budget <= 0:
             break
@@ -137,7 +138,7 @@ def _to_verify(blocks: list[Block], verify_all: bool) -> list[bool]:
 
 
 def plan_table(db: TradingDb | None, spec: TableSpec, have: dict[str, str] | None, state: dict | None,
-               directory: Path, seq: int, verify_all: bool) -> TableRun:
+               directory: Path, seq: int, verify_budget: int | None) -> TableRun:
     """Decide and read what this run lands for one table (inside the caller's read transaction)."""
     old = [Block.from_dict(b) for b in (state or {}).get("blocks", [])]
     if db is None or have is None:  # no trading.db: the table is empty now; every landed row is gone
@@ -149,7 +150,7 @@ def plan_table(db: TradingDb | None, spec: TableSpec, have: dict[str, str] | Non
     if state is None or not state.get("rowid", True):
         raw = db.read(spec, have)
         return TableRun(spec, directory, [], _split(raw, FIRST_LO, None, old), full=True)
-    content = _to_verify(old, verify_all)
+    content = _to_verify(old, verify_budget)
     stats = db.range_stats(spec, have, [(b.lo, b.hi) for b in old], content)
     keep, parts, verified = [], [], 0
     for b, (n, rowsum, h), checked in zip(old, stats, content):

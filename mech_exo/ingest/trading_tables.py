@@ -43,7 +43,7 @@ def _have(db: TradingDb, spec: TableSpec, db_rel: str, col: Collector) -> dict[s
     return have
 
 
-def read_tables(home: Home, states: dict[str, dict | None], seq: int, now_us: int, verify_all: bool,
+def read_tables(home: Home, states: dict[str, dict | None], seq: int, now_us: int, verify_budget: int | None,
                 col: Collector) -> TablesRead | None:
     """None after reporting a file- or table-level violation (then nothing is planned)."""
     path, db_rel = home.trading_db, rel(home, home.trading_db)
@@ -56,7 +56,7 @@ def read_tables(home: Home, states: dict[str, dict | None], seq: int, now_us: in
                 return None
             for spec in SPECS:
                 runs[spec.name] = tb.plan_table(db, spec, haves[spec.name], states.get(spec.name),
-                                                table_dir(home, spec.name), seq, verify_all)
+                                                table_dir(home, spec.name), seq, verify_budget)
         finally:
             if db:
                 db.close()

@@ -50,8 +50,8 @@ def _normalise(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return df.sort_values(keys).reset_index(drop=True)
 
 
-def assert_model_matches(con, name: str, expected: pd.DataFrame) -> None:
-    keys = KEYS[name]
+def assert_model_matches(con, name: str, expected: pd.DataFrame, keys: list[str] | None = None) -> None:
+    keys = keys or KEYS[name]
     got = _normalise(con.execute(f"select * from {name}").df(), keys)
     exp = _normalise(expected, keys)
     missing = set(exp.columns) - set(got.columns)
@@ -169,7 +169,7 @@ def test_after_close_withdrawal_on_a_quiet_book_does_not_halt(tmp_path):
     −12.25 % and the intraday sentinel halted; with F_d windowed by closes it is +0.29 %."""
     from datetime import datetime, timezone
 
-    from test_reference import evening_withdrawal_inputs
+    from hard_inputs import evening_withdrawal_inputs
 
     from mech_exo.guard_runner import evaluate_guards
 
@@ -273,3 +273,82 @@ def test_incremental_ticks_end_equal_to_a_full_rebuild(tmp_path):
     # and both agree with the oracle on the final inputs
     with snapshot(home) as con:
         assert_model_matches(con, "nav_intraday", reference.reference_metrics(root)["nav_intraday"])
+
+
+# the fill-grain tables are incremental by window too (macros/incremental.sql: delete_window)
+FILL_GRAIN_KEYS = {
+    "stg_landing__fills": ["fill_id"],
+    "int_fills": ["fill_id"],
+    "int_position_timeline": ["strategy", "symbol", "ts"],
+    "int_fill_price_timeline": ["symbol", "ts"],
+    "int_cash_timeline": ["ts"],
+}
+
+
+def test_old_fill_corrections_and_a_new_session_end_equal_to_a_full_rebuild(tmp_path):
+    """Issue #9 item 2: a late correction to an old session (an edited and a deleted fill), an
+    evening fill and flow after the last close, then a new session opening (which re-dates them):
+    each tick incremental, and the fill-grain tables and every mart end equal to a full rebuild."""
+    import datagen
+
+    now = pd.Timestamp("2026-11-23T21:30:00Z").to_pydatetime()
+    root = Path(datagen.make_home(tmp_path, seed=3, crash=True, name="corrections"))
+    ticks = _split_marks_into_ticks(root, pd.Timestamp("2026-11-20T15:00:00Z"))
+    db = root / "data" / "trading.db"
+    home = Home(root)
+    home.ensure_dirs()
+    ingest(home, now=now)
+    assert build(home, full_refresh=True).success
+    with sqlite3.connect(db) as c:
+        (n_fills,) = c.execute("select count(*) from fills").fetchone()
+        edited, deleted = c.execute("select rowid, ts from fills order by rowid limit 2 offset ?",
+                                    [n_fills // 3]).fetchall()
+        symbol, strategy = c.execute("select symbol, strategy from fills order by rowid desc limit 1").fetchone()
+        symbols = [r[0] for r in c.execute("select distinct symbol from fills order by 1")]
+
+    def step(i: int | None, change) -> None:
+        if i is not None:
+            ticks[i].to_csv(root / "data" / "market" / f"tick_{i:02d}.csv", index=False)
+        with sqlite3.connect(db) as c:
+            change(c)
+        result = ingest(home, now=now, verify_all=True)
+        assert not result.full_refresh and result.dirty_from is not None
+        b = build(home)
+        assert b.success and not b.full_refresh, b.error
+        dirty.append(result.dirty_from)
+
+    dirty: list = []
+    step(0, lambda c: c.execute("update fills set quantity = quantity * 2 where rowid = ?", [edited[0]]))
+    step(1, lambda c: (c.execute("delete from fills where rowid = ?", [deleted[0]]),
+                       c.execute("insert into fills values ('EVE1', '2026-11-20T17:45:00-05:00', ?, 'BUY', 7, 101.5, "
+                                 "1.25, ?)", [symbol, strategy]),
+                       c.execute("insert into cash_flows values ('EVEF', '2026-11-20T19:00:00-05:00', -1000, 'fee')")))
+    step(2, lambda c: None)
+    # a new session opens: this tick's input is all on Monday, the fills it re-dates are Friday evening's
+    new_session = pd.DataFrame({"ts": "2026-11-23T15:00:00Z", "symbol": symbols, "price": 100.0})
+    new_session.to_csv(root / "data" / "market" / "monday.csv", index=False)
+    step(None, lambda c: c.execute("insert into fills values ('MON1', '2026-11-23T15:30:00Z', ?, 'SELL', 3, 99.0, 0.5, ?)",
+                                [symbol, strategy]))
+    # the corrections really reached back: an old session, then the evening before the new session
+    assert dirty[0].date() <= pd.Timestamp(edited[1]).date() < pd.Timestamp("2026-11-01").date()
+    assert str(dirty[-1].date()) == "2026-11-23"
+    publish(home)
+
+    full = Home(tmp_path / "full")
+    shutil.copytree(root, full.root, ignore=shutil.ignore_patterns("warehouse", "analytics.duckdb", "landing"))
+    full.ensure_dirs()
+    ingest(full, now=now)
+    assert build(full, full_refresh=True).success
+    publish(full)
+    inc_db, full_db = snapshot(home), snapshot(full)   # the snapshot holds every table of the build
+    try:
+        assert inc_db.execute("select count(*) from int_fills where fill_id in ('EVE1', 'MON1') "
+                              "and valuation_session_date = date '2026-11-23'").fetchone()[0] == 2
+        for model, keys in {**FILL_GRAIN_KEYS, **KEYS}.items():
+            cols = "* exclude (batch_seq)" if "batch_seq" in [r[0] for r in full_db.execute(
+                f"describe {model}").fetchall()] else "*"
+            expected = full_db.execute(f"select {cols} from {model}").df()
+            assert_model_matches(inc_db, model, expected, keys)
+    finally:
+        inc_db.close()
+        full_db.close()

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import reference
+from hard_inputs import evening_withdrawal_inputs
 
 from mech_exo.demo_data import write_demo_inputs
 from mech_exo.home import Home
@@ -95,20 +96,6 @@ def test_flows_day_by_hand(flows_home):
     # T = 01-07 21:00Z; day_pnl = 6*50 - 10*49 - (-4*50.5) - 1 = 300 - 490 + 202 - 1 = 11
     assert (p.quantity, p.mark, p.mark_source, p.market_value, p.weight, p.day_pnl, p.sector) == (
         approx(6.0), approx(50.0), "mark", approx(300.0), approx(300 / 1500), approx(11.0), "Technology")
-
-
-def evening_withdrawal_inputs():
-    """A quiet book and a −250k withdrawal at 20:30 New York on Monday, after the 16:00 close.
-
-    2M deposited on Friday; Monday 10:00 BUY 10,000 XYZ @ 100 (cash 1M). Marks: Mon 16:00 100,
-    Mon 20:45 100.1 (a print after the close and after the withdrawal), Tue 10:00 100.2, Tue 16:00 100.5.
-    """
-    fills = [("2026-01-05T10:00:00-05:00", "XYZ", "BUY", 10_000, 100.0, 0.0, "alpha")]
-    flows = [("2026-01-02T15:00:00Z", 2_000_000.0),
-             ("2026-01-05T20:30:00-05:00", -250_000.0)]          # = 2026-01-06 01:30Z
-    marks = [("2026-01-05T16:00:00-05:00", "XYZ", 100.0), ("2026-01-05T20:45:00-05:00", "XYZ", 100.1),
-             ("2026-01-06T10:00:00-05:00", "XYZ", 100.2), ("2026-01-06T16:00:00-05:00", "XYZ", 100.5)]
-    return fills, flows, marks
 
 
 def test_evening_withdrawal_counts_in_the_next_session_by_hand(tmp_path):
