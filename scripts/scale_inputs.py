@@ -33,6 +33,7 @@ from scale_book import FILLS_DDL, FLOWS_DDL, STRATEGIES, TIERS, Tier, append, sp
 
 TZ = "America/New_York"
 INTRADAY_SESSIONS = 5
+CHUNK_FILLS = 2_000_000
 FIVE_MIN = pd.timedelta_range("09:35:00", "16:00:00", freq="5min")  # 78 marks a session
 
 
@@ -118,11 +119,17 @@ def write_inputs(home: Path, tier: str | Tier, seed: int = 11, morning_marks: in
         con.execute(FLOWS_DDL)
     con.close()
     n_days = len(book.days)
-    day_idx = np.repeat(np.arange(n_days - 1), t.fills_per_day)
-    append(db, "fills", fills_for(book, rng, day_idx, 0, book.closes, pd.Timedelta("09:31:00"), pd.Timedelta("15:59:00")))
+    # in chunks of ~2M fills (one chunk up to M): the L tier's 25M rows at once would need ~24 GB
+    per_chunk = max(1, CHUNK_FILLS // t.fills_per_day)
+    written = 0
+    for first in range(0, n_days - 1, per_chunk):
+        day_idx = np.repeat(np.arange(first, min(first + per_chunk, n_days - 1)), t.fills_per_day)
+        append(db, "fills", fills_for(book, rng, day_idx, written, book.closes, pd.Timedelta("09:31:00"),
+                                      pd.Timedelta("15:59:00")))
+        written += len(day_idx)
     # today: fills only up to the last mark that is already in
     today = np.full(t.fills_per_day * morning_marks // len(FIVE_MIN), n_days - 1)
-    append(db, "fills", fills_for(book, rng, today, len(day_idx), book.closes, pd.Timedelta("09:31:00"), FIVE_MIN[morning_marks - 1]))
+    append(db, "fills", fills_for(book, rng, today, written, book.closes, pd.Timedelta("09:31:00"), FIVE_MIN[morning_marks - 1]))
     append(db, "cash_flows", flows_table(book))
     pd.DataFrame({"symbol": book.symbols, "sector": np.array(["TECH", "FIN", "ENERGY", "HEALTH"])[np.arange(t.symbols) % 4],
                   "name": np.char.add("Company ", book.symbols)}).to_csv(data / "securities.csv", index=False)
