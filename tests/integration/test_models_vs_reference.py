@@ -282,6 +282,7 @@ FILL_GRAIN_KEYS = {
     "int_position_timeline": ["strategy", "symbol", "ts"],
     "int_fill_price_timeline": ["symbol", "ts"],
     "int_cash_timeline": ["ts"],
+    "int_holdings_at_close": ["session_date", "strategy", "symbol"],
 }
 
 
