@@ -283,6 +283,7 @@ FILL_GRAIN_KEYS = {
     "int_fill_price_timeline": ["symbol", "ts"],
     "int_cash_timeline": ["ts"],
     "int_holdings_at_close": ["session_date", "strategy", "symbol"],
+    "int_symbol_close_marks": ["symbol", "session_date"],
 }
 
 
