@@ -5,6 +5,7 @@ touches is a property here, so a newcomer can find where a file lives in one pla
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from contextlib import contextmanager
@@ -119,7 +120,9 @@ class Home:
                   self.warehouse_dir, self.events_dir, self.state_dir, self.drill_reports_dir):
             d.mkdir(parents=True, exist_ok=True)
         for name in ("drills", "alerts", "killswitch"):
-            self.event_log(name).touch(exist_ok=True)
+            log = self.event_log(name)
+            if not log.exists():  # created, never touched: its mtime says when an event was written
+                log.touch()
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -196,3 +199,18 @@ def exo_home_env(home: Home) -> Iterator[None]:
             os.environ.pop("EXO_HOME", None)
         else:
             os.environ["EXO_HOME"] = old
+
+
+def inputs_fingerprint(home: "Home") -> str:
+    """Cheap fingerprint of every input file (path, size, mtime, and SQLite's WAL): no file is read."""
+    files = [home.trading_db, home.trading_db.with_name(home.trading_db.name + "-wal"), home.securities_csv]
+    if home.market_dir.exists():
+        files += sorted(p for p in home.market_dir.rglob("*") if p.is_file())
+    parts = []
+    for p in files:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        parts.append(f"{p}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()

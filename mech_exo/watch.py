@@ -22,7 +22,6 @@ materializations, so the guard sensors, the UI and ``exo flows`` see it like any
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import signal
 import sys
 import threading
@@ -31,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from mech_exo.home import Home, exo_home_env
+from mech_exo.home import Home, exo_home_env, inputs_fingerprint  # noqa: F401 (re-exported)
 
 # how often an idle watcher delivers the outbox and runs due escalations (no daemon needed)
 SERVICE_EVERY_S = 30.0
@@ -40,21 +39,6 @@ SERVICE_EVERY_S = 30.0
 def stop_file(home: Home):
     """Written by `exo flows stop --flow intraday-watch`: the watcher ends at its next poll."""
     return home.state_dir / "intraday_watch.stop"
-
-
-def inputs_fingerprint(home: Home) -> str:
-    """Cheap fingerprint of every input file (path, size, mtime, and SQLite's WAL): no file is read."""
-    files = [home.trading_db, home.trading_db.with_name(home.trading_db.name + "-wal"), home.securities_csv]
-    if home.market_dir.exists():
-        files += sorted(p for p in home.market_dir.rglob("*") if p.is_file())
-    parts = []
-    for p in files:
-        try:
-            st = p.stat()
-        except FileNotFoundError:
-            continue
-        parts.append(f"{p}:{st.st_size}:{st.st_mtime_ns}")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 @dataclass

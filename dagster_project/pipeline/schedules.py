@@ -16,7 +16,7 @@ def make_input_watch(job) -> dg.SensorDefinition:
                            "is judged seconds after it lands rather than at the next 5-minute tick.")
     def input_watch(context: dg.SensorEvaluationContext):
         from dagster_project.pipeline.watch import watcher_running
-        from mech_exo.watch import inputs_fingerprint
+        from mech_exo.home import inputs_fingerprint
 
         if watcher_running(context.instance):
             return dg.SkipReason("the intraday watcher is running: it ticks on every change itself")

@@ -52,6 +52,9 @@ def print_report(report, c) -> None:
                 f"{report.ingest['n_flows']} cash flows, {report.ingest['n_marks']} marks "
                 f"({len(report.ingest['files_landed'])} file(s) landed)"
                 + (" — full refresh" if report.ingest.get("full_refresh") else ""))
+    if report.unchanged_since:
+        c.print(f"nothing the build reads changed since run {report.unchanged_since[:8]}: "
+                "the guards re-judged the published snapshot (`exo run --full-refresh` rebuilds)")
     if report.ok:
         c.print(f"[green]pipeline OK[/] in {report.duration_s:.1f}s (run {str(report.run_id)[:8]})")
     else:

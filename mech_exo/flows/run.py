@@ -19,6 +19,7 @@ from mech_exo.guard_runner import service_alerts
 from mech_exo.home import Home, exo_home_env
 from mech_exo.pipeline_state import pipeline_failure_alert
 from mech_exo.runstate import as_jsonable, read_state, utc_now, write_run_status
+from mech_exo.warehouse import build_key
 
 WAREHOUSE_WAIT_S = 120.0   # how long `exo run` waits for a live holder of the warehouse slot
 
@@ -68,6 +69,7 @@ class RunReport:
     headline: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
     run_id: str | None = None
+    unchanged_since: str | None = None   # run id: nothing the build reads changed, only the guards ran
 
 
 def _notify(progress: Callable[[str], None] | None, msg: str) -> None:
@@ -77,13 +79,18 @@ def _notify(progress: Callable[[str], None] | None, msg: str) -> None:
 
 def execute_data_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool = False,
                           show_steps: bool = False, guards: bool = True, by: str = "exo run",
-                          wait_s: float = WAREHOUSE_WAIT_S, progress: Callable[[str], None] | None = None):
+                          wait_s: float = WAREHOUSE_WAIT_S, progress: Callable[[str], None] | None = None,
+                          guards_only: bool = False):
     """Run the Dagster job ``data_pipeline`` in-process on the home's own Dagster instance (so the
     run shows in `exo flows runs` and the UI). Returns the Dagster execution result; raises
     WarehouseBusy when a live run keeps the warehouse longer than ``wait_s``."""
     ops = {"exo_dbt_models": {"config": {"full_refresh": True}}} if full_refresh else {}
     selection = None
-    if not guards:  # everything but the guard step
+    if guards_only:  # nothing the build reads changed: re-judge the published snapshot
+        from dagster_project.pipeline.assets import GUARDS_KEY
+
+        selection = [GUARDS_KEY]
+    elif not guards:  # everything but the guard step
         from assets.ingest import landing
         from dagster_project.pipeline.assets import SNAPSHOT_KEY, exo_dbt_models
 
@@ -164,7 +171,11 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
     home.ensure_dirs()
     t0 = time.perf_counter()
     report = RunReport(ok=False, started_at=utc_now().isoformat())
-    for stale in ("ingest.json", "build.json", "guards.json"):
+    key = build_key.build_key(home)
+    same_as = None if full_refresh or not guards else build_key.unchanged_since(home, key)
+    # this run's records replace the last run's (a failed step must not show the previous figures);
+    # an unchanged home keeps the build's: it is the build the guards judge again
+    for stale in ("guards.json",) if same_as else ("ingest.json", "build.json", "guards.json"):
         (home.state_dir / stale).unlink(missing_ok=True)
 
     def finish(step: str | None = None, error: str | None = None, guards_ran: bool = False) -> RunReport:
@@ -199,10 +210,16 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
                         "`exo flows stop --flow intraday-watch`, then run again")
         report.finished_at = utc_now().isoformat()
         return report
-    _notify(progress, "data_pipeline: ingest → dbt build → publish → checks (Dagster, in-process)")
+    if same_as:
+        report.unchanged_since = same_as
+        _notify(progress, f"inputs, event logs, risk.yml and models unchanged since run {same_as[:8]}: "
+                          "the guards re-judge the published snapshot (no ingest, no build; --full-refresh forces one)")
+    else:
+        _notify(progress, "data_pipeline: ingest → dbt build → publish → checks (Dagster, in-process)")
     try:
         result = execute_data_pipeline(home, now=now, full_refresh=full_refresh, show_steps=progress is not None,
-                                       guards=guards, by=by, wait_s=wait_s, progress=progress)
+                                       guards=guards, by=by, wait_s=wait_s, progress=progress,
+                                       guards_only=bool(same_as))
     except WarehouseBusy as exc:
         return finish("warehouse busy", str(exc))
     report.run_id = result.run_id
@@ -234,6 +251,8 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
         report.duration_s = round(time.perf_counter() - t0, 3)
         write_run_status(home, as_jsonable(report))
         return report
+    if not same_as:
+        build_key.record(home, key, report.run_id)
     return finish()
 
 

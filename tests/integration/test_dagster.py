@@ -474,3 +474,37 @@ def test_exo_flows_stop_ends_the_watcher_and_frees_the_warehouse(tmp_path):
     assert watcher_run_id(home) is None and not stop_file(home).exists()
     again = CliRunner().invoke(cli, ["--home", str(home.root), "flows", "stop", "--flow", "intraday-watch"])
     assert again.exit_code == 0 and "not running" in again.output
+
+
+def test_exo_run_on_an_unchanged_home_only_rejudges_the_guards(tmp_path):
+    """Nothing the build reads changed: no ingest, no build, the guards judge the snapshot again
+    (they depend on the clock); a new fill, a kill-switch event or an edited risk.yml rebuilds."""
+    import sqlite3
+
+    from mech_exo.flows.run import run_pipeline
+    from mech_exo.killswitch import set_trading
+
+    home = tiny_home(tmp_path)
+    first = run_pipeline(home, now=AFTER_LAST_SESSION)
+    assert first.ok and first.unchanged_since is None and first.ingest is not None
+    if (home.events_dir / "alerts.jsonl").stat().st_size:
+        # its guards alerted: the event models must show that, so the next run builds once more
+        first = run_pipeline(home, now=AFTER_LAST_SESSION)
+        assert first.ok and first.unchanged_since is None
+    snap = home.analytics_db.stat().st_mtime_ns
+
+    again = run_pipeline(home, now=AFTER_LAST_SESSION)
+    assert again.ok and again.unchanged_since == first.run_id
+    assert again.guards and again.headline == first.headline
+    assert home.analytics_db.stat().st_mtime_ns == snap, "nothing was rebuilt or republished"
+
+    set_trading(home, enabled=False, reason="manual test halt", trigger="manual", by="test")  # an event
+    after_event = run_pipeline(home, now=AFTER_LAST_SESSION)
+    assert after_event.ok and after_event.unchanged_since is None
+    assert home.analytics_db.stat().st_mtime_ns > snap
+
+    with sqlite3.connect(home.trading_db) as c:
+        c.execute("insert into fills values ('LATE1', '2026-11-17T15:30:00Z', 'AAA', 'BUY', 1, 100.0, 0.0, 'alpha')")
+    after_fill = run_pipeline(home, now=AFTER_LAST_SESSION)
+    assert after_fill.ok and after_fill.unchanged_since is None and after_fill.ingest["rows_read"]["fills"] >= 1
+    # (risk.yml, the models and --full-refresh: tests/unit/test_build_key.py)
