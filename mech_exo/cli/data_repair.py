@@ -26,7 +26,7 @@ def _run(home: Home, full_refresh: bool, quiet: bool):
     if not home.risk_yml.exists():
         raise ExoError(f"{home.root} is not a home (no config/risk.yml) — run `exo init` first")
     c = console()
-    return run_pipeline(home, full_refresh=full_refresh, by=cli_user(),
+    return run_pipeline(home, full_refresh=full_refresh, by=cli_user(), skip_unchanged=False,
                         progress=None if quiet else (lambda m: c.print(f"• {m}", markup=False)))
 
 

@@ -319,7 +319,7 @@ class FlowSet:
             from mech_exo.flows.run import run_pipeline
             from mech_exo.runstate import as_jsonable
 
-            report = run_pipeline(self.home, by="exo flows restart", progress=progress)
+            report = run_pipeline(self.home, by="exo flows restart", progress=progress, skip_unchanged=False)
             return {"action": "run", "job": job, "ok": report.ok, "run_id": report.run_id,
                     "status": "SUCCESS" if report.ok else "FAILURE",
                     "failure": None if report.ok else f"{report.failed_step}: {report.error}",

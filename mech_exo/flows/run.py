@@ -164,7 +164,7 @@ def watcher_run_id(home: Home) -> str | None:
 
 def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool = False,
                  guards: bool = True, by: str = "exo run", wait_s: float = WAREHOUSE_WAIT_S,
-                 progress: Callable[[str], None] | None = None) -> RunReport:
+                 progress: Callable[[str], None] | None = None, skip_unchanged: bool = True) -> RunReport:
     """`exo run`: the Dagster job ``data_pipeline`` in-process (ingest → dbt build → publish → guards
     → checks); its guard step runs the same decision path the sensors use. Never raises for a step
     failure: the report says which step failed and why (and a CRITICAL alert went out)."""
@@ -172,7 +172,8 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
     t0 = time.perf_counter()
     report = RunReport(ok=False, started_at=utc_now().isoformat())
     key = build_key.build_key(home)
-    same_as = None if full_refresh or not guards else build_key.unchanged_since(home, key)
+    # `exo data refresh` / `exo flows restart` ask for the work itself: skip_unchanged=False
+    same_as = None if full_refresh or not guards or not skip_unchanged else build_key.unchanged_since(home, key)
     # this run's records replace the last run's (a failed step must not show the previous figures);
     # an unchanged home keeps the build's: it is the build the guards judge again
     for stale in ("guards.json",) if same_as else ("ingest.json", "build.json", "guards.json"):
