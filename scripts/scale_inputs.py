@@ -104,7 +104,7 @@ def flows_table(book: Book) -> pa.Table:
 
 
 def write_inputs(home: Path, tier: str | Tier, seed: int = 11, morning_marks: int = 30) -> Book:
-    """The tier's history into ``home`` (data/trading.db, data/market/, data/securities.csv). The last
+    """The tier's history into ``home`` (data/trading.db, data/market/, data/reference/securities.csv). The last
     session is *today's*: its first ``morning_marks`` 5-minute marks are there, the rest come as ticks."""
     t = TIERS[tier] if isinstance(tier, str) else tier
     book = make_book(t, seed)
@@ -112,6 +112,8 @@ def write_inputs(home: Path, tier: str | Tier, seed: int = 11, morning_marks: in
     data = home / "data"
     market = data / "market"
     market.mkdir(parents=True, exist_ok=True)
+    ref = data / "reference"   # SPEC §2: data/reference/securities.csv
+    ref.mkdir(parents=True, exist_ok=True)
     db = data / "trading.db"
     db.unlink(missing_ok=True)
     with sqlite3.connect(db) as con:
@@ -132,7 +134,7 @@ def write_inputs(home: Path, tier: str | Tier, seed: int = 11, morning_marks: in
     append(db, "fills", fills_for(book, rng, today, written, book.closes, pd.Timedelta("09:31:00"), FIVE_MIN[morning_marks - 1]))
     append(db, "cash_flows", flows_table(book))
     pd.DataFrame({"symbol": book.symbols, "sector": np.array(["TECH", "FIN", "ENERGY", "HEALTH"])[np.arange(t.symbols) % 4],
-                  "name": np.char.add("Company ", book.symbols)}).to_csv(data / "securities.csv", index=False)
+                  "name": np.char.add("Company ", book.symbols)}).to_csv(ref / "securities.csv", index=False)
     # closes of every session but the intraday ones
     hist = n_days - INTRADAY_SESSIONS
     ts = np.repeat(local_to_utc(book.days[:hist], [pd.Timedelta("16:00:00")] * hist), t.symbols)
