@@ -111,6 +111,9 @@ class Suite:
     freshness: Freshness | None
     derived: dict
     path: Path
+    # the column that marks the rows the latest build wrote (a watermark); with scope='new' the
+    # suite reads only those rows: a tick validates what it changed, not the whole history
+    new_rows: str | None = None
 
     def declared(self) -> list[tuple[str, str]]:
         """(check, severity) of every outcome a run of this suite produces, in order."""
@@ -152,10 +155,13 @@ def load_suite(name: str, directory: Path | None = None) -> Suite:
     derived = raw.get("derived_columns") or {}
     if not isinstance(derived, dict):
         raise SuiteError(f"{path}: derived_columns must map a column name to a SQL expression")
+    new_rows = raw.get("new_rows")
+    if new_rows is not None and not isinstance(new_rows, str):
+        raise SuiteError(f"{path}: new_rows must name the watermark column (got {new_rows!r})")
     return Suite(name=str(raw.get("suite", name)), asset=str(raw["asset"]),
                  description=str(raw.get("description", "")), rules=rules,
                  freshness=Freshness(fr["column"], fr["as"], fr.get("limit")) if fr else None,
-                 derived={str(k): str(v) for k, v in derived.items()}, path=path)
+                 derived={str(k): str(v) for k, v in derived.items()}, path=path, new_rows=new_rows)
 
 
 def declared_checks(suites: Iterable[str] | None = None) -> dict[str, list[tuple[str, str, str]]]:
@@ -183,22 +189,27 @@ def _table_columns(con, table: str) -> list[str] | None:
     return [d[0] for d in cur.description]
 
 
-def _read_frame(con, suite: Suite, columns: list[str]):
+def _read_frame(con, suite: Suite, columns: list[str], scope: str = "all"):
     """The suite's columns (those the table has) plus derived ones; a broken derived column is
-    reported on the rules that use it rather than dropping the whole suite."""
+    reported on the rules that use it rather than dropping the whole suite. ``scope='new'``: only
+    the rows the latest build wrote (``new_rows`` = its watermark), when the suite declares one."""
     import duckdb
     wanted = {c for r in suite.rules for c in r.columns} - set(suite.derived)
     plain = [_q(c) for c in columns if c in wanted]
     derived = [f"({expr.replace('{table}', _q(suite.asset))}) as {_q(name)}"
                for name, expr in suite.derived.items()]
+    where = ""
+    if scope == "new" and suite.new_rows and suite.new_rows in columns:
+        wm = _q(suite.new_rows)
+        where = f" where {wm} = (select max({wm}) from {_q(suite.asset)})"
     errors: dict[str, str] = {}
     try:
-        df = con.execute(f"select {', '.join(plain + derived) or '1 as _row'} from {_q(suite.asset)}").df()
+        df = con.execute(f"select {', '.join(plain + derived) or '1 as _row'} from {_q(suite.asset)}{where}").df()
     except duckdb.Error as exc:
         if not derived:
             raise
         errors = {name: f"derived column {name} failed: {str(exc).splitlines()[0]}" for name in suite.derived}
-        df = con.execute(f"select {', '.join(plain) or '1 as _row'} from {_q(suite.asset)}").df()
+        df = con.execute(f"select {', '.join(plain) or '1 as _row'} from {_q(suite.asset)}{where}").df()
     return df, errors
 
 
@@ -275,8 +286,8 @@ def _observed(r: Any, rule: Rule) -> tuple[str, int]:
     return f"{n} unexpected value{'s' if n != 1 else ''}: {', '.join(shown[:3])}{more}", n
 
 
-def _run_rules(ctx, con, suite: Suite, columns: list[str]) -> list[CheckOutcome]:
-    df, derived_errors = _read_frame(con, suite, columns)
+def _run_rules(ctx, con, suite: Suite, columns: list[str], scope: str = "all") -> list[CheckOutcome]:
+    df, derived_errors = _read_frame(con, suite, columns, scope)
     todo = [(i, r) for i, r in enumerate(suite.rules) if not set(r.columns) & set(derived_errors)]
     exps = [_gx_expectation(r, {"i": i}, f"{suite.path}: expectations[{i}]") for i, r in todo]
     results = _validate(ctx, suite.name, df, exps) if exps else {}
@@ -366,19 +377,24 @@ def _missing_table(suite: Suite) -> list[CheckOutcome]:
     return [CheckOutcome(suite.name, c, False, sev, msg, 0, suite.asset) for c, sev in suite.declared()]
 
 
-def run_suite(ctx, con, suite: Suite, risk: Mapping, now: datetime) -> list[CheckOutcome]:
+def run_suite(ctx, con, suite: Suite, risk: Mapping, now: datetime, scope: str = "all") -> list[CheckOutcome]:
     columns = _table_columns(con, suite.asset)
     if columns is None:
         return _missing_table(suite)
-    out = _run_rules(ctx, con, suite, columns)
+    out = _run_rules(ctx, con, suite, columns, scope)
     if suite.freshness:
         out.append(_run_freshness(ctx, con, suite, risk, now))
     return out
 
 
 def run_checks(home: Home | str | Path, con=None, now: datetime | None = None,
-               suites: Iterable[str] | None = None) -> list[CheckOutcome]:
+               suites: Iterable[str] | None = None, scope: str = "all") -> list[CheckOutcome]:
     """Run the suites (default: all) against ``con`` or the published snapshot (read-only).
+
+    ``scope='new'`` (the pipeline after each build): a suite with ``new_rows`` reads only the rows
+    the latest build wrote — after a full build that is every row; after a tick, its window. Rules
+    over the whole table stay with dbt's data tests and ingest (fill_id unique across the table).
+    ``scope='all'`` (`exo data validate`, the health check): every row.
 
     No snapshot yet → one failed outcome saying so (never an exception: the pipeline reports it).
     A broken suite file raises ``SuiteError`` (that is a bug in the repo, not in the data).
@@ -396,7 +412,7 @@ def run_checks(home: Home | str | Path, con=None, now: datetime | None = None,
         con = duckdb.connect(str(h.analytics_db), read_only=True)
     try:
         ctx = _context()
-        return [o for s in loaded for o in run_suite(ctx, con, s, risk, now)]
+        return [o for s in loaded for o in run_suite(ctx, con, s, risk, now, scope)]
     finally:
         if own:
             con.close()

@@ -54,7 +54,9 @@ def record_checks(home: Home, outcomes: list[Any], dbt_failed: list[str]) -> lis
     return failed
 
 
-def run_checks_on_snapshot(home: Home, con, now: datetime | None) -> list[Any]:
+def run_checks_on_snapshot(home: Home, con, now: datetime | None, *, full: bool = False) -> list[Any]:
+    """The suites after a build: on the rows it wrote (scope 'new'), every row after a full
+    refresh (``full``); `exo data validate` checks whole tables."""
     from mech_exo.checks import run_checks  # Great Expectations: slow import, only here
 
-    return run_checks(home, con=con, now=now)
+    return run_checks(home, con=con, now=now, scope="all" if full else "new")

@@ -147,7 +147,7 @@ class Watcher:
         lap("guards")
         con = connect(home)
         try:
-            outcomes = run_checks_on_snapshot(home, con, now)
+            outcomes = run_checks_on_snapshot(home, con, now, full=full_refresh)
         finally:
             con.close()
         res.failed_checks = record_checks(home, outcomes, dbt_failed)

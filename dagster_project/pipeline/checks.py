@@ -33,12 +33,13 @@ def _specs() -> list[dg.AssetCheckSpec]:
 def great_expectations(context: dg.AssetCheckExecutionContext, exo: ExoHomeResource):
     from mech_exo.pipeline_state import alert_failed_checks, record_checks, run_checks_on_snapshot
     from mech_exo.reporting.snapshot import connect
-    from mech_exo.runstate import dbt_failed_tests
+    from mech_exo.runstate import dbt_failed_tests, read_state
 
     home = exo.home
+    ingested = read_state(home, "ingest.json") or {}
     con = connect(home)
     try:
-        outcomes = run_checks_on_snapshot(home, con, exo.now_dt)
+        outcomes = run_checks_on_snapshot(home, con, exo.now_dt, full=bool(ingested.get("full_refresh", True)))
     finally:
         con.close()
     alert_failed_checks(home, record_checks(home, outcomes, dbt_failed_tests(home)))
