@@ -1,8 +1,9 @@
 """The ingest run: validate every input, then land it — all or nothing, crash-safe, incremental.
 
 Order: under ``.ingest.lock``, first finish whatever a crashed run committed (table_blocks.finalize),
-then read and validate everything (marks, securities, the trading.db tables); any violation raises
-``InputError`` before a byte is written. Writing: mark files, table blocks as ``.pending``,
+then read and validate everything (securities, marks, the trading.db tables); any violation raises
+``InputError`` and leaves the landing as it was. Writing: table blocks as ``.pending`` (new rows
+already while they are read, trading_tables.read_tables), mark files, the other table blocks,
 securities, the batch row, then ``_state.json`` — the commit — and last the renames and deletions it
 implies. A crash before the commit leaves the previous landing; after it, the next run redoes the
 renames. Either way the next run lands exactly what a clean run would.
@@ -76,10 +77,12 @@ def _ingest_locked(home: Home, now_us: int, verify_budget: int | None) -> Ingest
     state = load_state(home, warnings)
     states = _table_states(home, state, warnings)
     seq = next_seq(home, state)
-    tables = read_tables(home, states, seq, now_us, None if state is None else verify_budget, col)
     securities = read_securities(home, col, warnings)
     marks = plan_marks(home, state, now_us, col, warnings)
     check_across_files(home, marks, col, warnings)
+    # last: the tables spill validated blocks as they are read, which is pointless once a mark file
+    # is known to be bad (they are then only validated, to name every bad row; read_tables cleans up)
+    tables = read_tables(home, states, seq, now_us, None if state is None else verify_budget, col)
     col.raise_if_any()
     return _land(home, state, seq, now_us, tables, securities, marks, warnings)
 

@@ -161,15 +161,18 @@ class TradingDb:
         except self._errors:
             return False
 
-    def read(self, spec: TableSpec, have: dict[str, str], where: str = "", rowid: bool = True) -> pa.Table:
-        """Rows as typed parts (see module docstring) plus ``_rowid`` and ``_h``, in rowid order."""
+    def read(self, spec: TableSpec, have: dict[str, str], where: str = "", rowid: bool = True,
+             limit: int | None = None) -> pa.Table:
+        """Rows as typed parts (see module docstring) plus ``_rowid`` and ``_h``, in rowid order
+        (the first ``limit`` of them: a seek on the rowid b-tree, so reading a table block by block
+        costs one pass over it)."""
         parts = ["rowid AS _rowid" if rowid else "row_number() OVER () AS _rowid",
                  f"{row_hash_sql(spec, have)} AS _h" if rowid else "0 AS _h"]
         for c, kind in spec.columns:
             parts += _select_parts(have.get(c, c), c, kind, c in have)
         sql = f'SELECT {", ".join(parts)} FROM "{spec.name}"'
         if rowid:
-            sql += f" {where} ORDER BY rowid"
+            sql += f" {where} ORDER BY rowid" + (f" LIMIT {int(limit)}" if limit is not None else "")
         t = self.arrow(sql)
         names = [p.rsplit(" AS ", 1)[1] for p in parts]
         t = t.rename_columns(names)
@@ -177,6 +180,9 @@ class TradingDb:
         types = {n: (pa.int64() if n in ("_rowid", "_h") else pa.float64() if n.endswith("_n") else pa.string())
                  for n in names}
         return pa.table({n: t.column(n).cast(types[n]) for n in names})
+
+    def any_row(self, table: str, where: str) -> bool:
+        return bool(self._rows(f'SELECT EXISTS (SELECT 1 FROM "{table}" {where})')[0][0])
 
     def range_stats(self, spec: TableSpec, have: dict[str, str], ranges: list[tuple[int, int]],
                     content: list[bool]) -> list[tuple[int, int, int | None]]:

@@ -7,7 +7,10 @@ was landed — ``n`` (count), ``rowsum`` (sum of rowids) and ``hash`` (sum of ro
 sqlite_source.py) — plus ``verified_seq``, the last run that re-checked its content.
 
 A run (``plan_table``):
-* reads the rows above the watermark only, and lands them as new blocks (split at ``BLOCK_ROWS``);
+* reads the rows above the watermark only, ``BLOCK_ROWS`` at a time (one rowid-ordered query per
+  block, inside the one read transaction), and hands each block to the caller as soon as it is read:
+  the caller validates it and may spill it at once as a ``.pending`` file (``spill``), so a first
+  ingest of a 25M-row table holds one block's raw parts, not the whole table;
 * asks SQLite, per old block, for count and sum of rowids (a b-tree walk: catches any deleted or
   inserted row at once) and, for the newest blocks (``HOT_ROWS``) plus the least recently verified
   older ones up to ``VERIFY_ROWS`` rows, the content hash (catches an edited row; every block is
@@ -28,6 +31,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -65,19 +69,32 @@ class Block:
 
 @dataclass
 class Part:
-    """A rowid range read this run. ``old``: the landed blocks it replaces ([] for new rows)."""
+    """A rowid range read this run. ``old``: the landed blocks it replaces ([] for new rows).
+
+    ``raw`` (the typed parts) lives only while the caller's ``on_part`` runs; what the rest of the
+    run needs of it — count, rowid sum, hash sum — is taken when the part is made."""
 
     lo: int
     hi: int
-    raw: pa.Table
+    raw: pa.Table | None
     old: list[Block]
-    table: pa.Table | None = None   # validated rows (set by the caller)
+    name: str = ""                  # the block file this part lands as (when it holds rows)
+    table: pa.Table | None = None   # validated rows (set by the caller; None once spilled)
     padded: bool = False            # a raw id had surrounding whitespace (set by the caller)
+    spilled: bool = False           # ``table`` is already on disk as ``name + PENDING``
+    min_ts: int | None = None       # earliest validated ts (µs), set by the caller
+    n: int = 0
+    rowsum: int = 0
+    hsum: int = 0
+
+    def __post_init__(self) -> None:
+        if self.raw is not None and self.raw.num_rows:
+            self.n = self.raw.num_rows
+            self.rowsum = int(np.sum(self.raw.column("_rowid").to_numpy(), dtype=np.int64))
+            self.hsum = int(np.sum(self.raw.column("_h").to_numpy(), dtype=np.int64))
 
     def stats(self) -> tuple[int, int, int]:
-        rowid, h = self.raw.column("_rowid"), self.raw.column("_h")
-        return (self.raw.num_rows, int(np.sum(rowid.to_numpy(), dtype=np.int64)) if len(rowid) else 0,
-                int(np.sum(h.to_numpy(), dtype=np.int64)) if len(h) else 0)
+        return self.n, self.rowsum, self.hsum
 
 
 @dataclass
@@ -99,12 +116,12 @@ class TableRun:
 
     @property
     def rows_read(self) -> int:
-        return sum(p.raw.num_rows for p in self.parts)
+        return sum(p.n for p in self.parts)
 
 
 def _split(raw: pa.Table, lo: int, hi: int | None, old: list[Block]) -> list[Part]:
     """``raw`` (rowid order) as parts of at most BLOCK_ROWS rows covering ``(lo, hi]`` (hi=None: up to
-    the last row read, the new watermark)."""
+    the last row read, the new watermark). For a table read whole (no rowid)."""
     if raw.num_rows == 0:
         return [Part(lo, hi, raw, old)] if hi is not None else []
     rowids = raw.column("_rowid").to_numpy()
@@ -116,6 +133,34 @@ def _split(raw: pa.Table, lo: int, hi: int | None, old: list[Block]) -> list[Par
         parts.append(Part(lo, end, raw.slice(start, stop - start), old if start == 0 else []))
         lo = end
     return parts
+
+
+OnPart = Callable[[Part], None]
+
+
+def _where(lo: int, hi: int | None) -> str:
+    return f"WHERE rowid > {lo}" + (f" AND rowid <= {hi}" if hi is not None else "")
+
+
+def _read_parts(db: TradingDb, spec: TableSpec, have: dict[str, str], lo: int, hi: int | None,
+                old: list[Block], parts: list[Part], seq: int, on_part: OnPart) -> None:
+    """The rows of ``(lo, hi]`` (hi=None: everything above ``lo``), one query of at most BLOCK_ROWS
+    rows per part, each handed to ``on_part`` before the next is read; appended to ``parts``."""
+    start, first = lo, True
+    while True:
+        raw = db.read(spec, have, _where(start, hi), limit=BLOCK_ROWS)
+        if raw.num_rows == 0 and (hi is None or not first):
+            return
+        last_rowid = int(raw.column("_rowid")[-1].as_py()) if raw.num_rows else None
+        more = raw.num_rows == BLOCK_ROWS and db.any_row(spec.name, _where(last_rowid, hi))
+        end = last_rowid if (more or hi is None) else hi
+        part = Part(start, end, raw, old if first else [], name=f"b{seq:06d}_{len(parts):03d}.parquet")
+        parts.append(part)
+        on_part(part)
+        part.raw = None
+        if not more:
+            return
+        start, first = end, False
 
 
 def _to_verify(blocks: list[Block], budget: int | None) -> list[bool]:
@@ -138,32 +183,69 @@ def _to_verify(blocks: list[Block], budget: int | None) -> list[bool]:
 
 
 def plan_table(db: TradingDb | None, spec: TableSpec, have: dict[str, str] | None, state: dict | None,
-               directory: Path, seq: int, verify_budget: int | None) -> TableRun:
-    """Decide and read what this run lands for one table (inside the caller's read transaction)."""
+               directory: Path, seq: int, verify_budget: int | None, on_part: OnPart) -> TableRun:
+    """Decide and read what this run lands for one table (inside the caller's read transaction).
+    ``on_part`` is called with every part as soon as it is read (see the module docstring)."""
     old = [Block.from_dict(b) for b in (state or {}).get("blocks", [])]
+
+    def handed(run: TableRun) -> TableRun:
+        for k, p in enumerate(run.parts):
+            p.name = f"b{seq:06d}_{k:03d}.parquet"
+            on_part(p)
+            p.raw = None
+        return run
+
     if db is None or have is None:  # no trading.db: the table is empty now; every landed row is gone
         gone = [Part(FIRST_LO, old[-1].hi, _empty(), old)] if old else []
-        return TableRun(spec, directory, [], gone, full=state is None)
+        return handed(TableRun(spec, directory, [], gone, full=state is None))
     if not db.has_rowid(spec.name):  # WITHOUT ROWID table or a view: no watermark, read it all
         raw = db.read(spec, have, rowid=False)
-        return TableRun(spec, directory, [], [Part(FIRST_LO, raw.num_rows, raw, old)], rowid=False, full=True)
+        return handed(TableRun(spec, directory, [], [Part(FIRST_LO, raw.num_rows, raw, old)], rowid=False,
+                               full=True))
+    unique_id = db.unique_on(spec.name, have[spec.id_column])
+    parts: list[Part] = []
     if state is None or not state.get("rowid", True):
-        raw = db.read(spec, have)
-        return TableRun(spec, directory, [], _split(raw, FIRST_LO, None, old), full=True)
+        _read_parts(db, spec, have, FIRST_LO, None, old, parts, seq, on_part)
+        return TableRun(spec, directory, [], parts, unique_id=unique_id, full=True)
     content = _to_verify(old, verify_budget)
     stats = db.range_stats(spec, have, [(b.lo, b.hi) for b in old], content)
-    keep, parts, verified = [], [], 0
+    keep, verified = [], 0
     for b, (n, rowsum, h), checked in zip(old, stats, content):
         if n == b.n and rowsum == b.rowsum and (not checked or h == b.hash):
             if checked:
                 b.verified_seq, verified = seq, verified + n
             keep.append(b)
         else:
-            parts += _split(db.read(spec, have, f"WHERE rowid > {b.lo} AND rowid <= {b.hi}"), b.lo, b.hi, [b])
+            _read_parts(db, spec, have, b.lo, b.hi, [b], parts, seq, on_part)
     wm = old[-1].hi if old else FIRST_LO
-    parts += _split(db.read(spec, have, f"WHERE rowid > {wm}"), wm, None, [])
-    return TableRun(spec, directory, keep, parts, unique_id=db.unique_on(spec.name, have[spec.id_column]),
-                    rows_verified=verified)
+    _read_parts(db, spec, have, wm, None, [], parts, seq, on_part)
+    return TableRun(spec, directory, keep, parts, unique_id=unique_id, rows_verified=verified)
+
+
+def spill(run_directory: Path, part: Part) -> None:
+    """Write a validated new part now as its pending block file and let its rows go (see module
+    docstring: pending files are only made final by a committed state, else ``finalize`` deletes them)."""
+    run_directory.mkdir(parents=True, exist_ok=True)
+    write_parquet_durable(part.table, run_directory / (part.name + PENDING))
+    part.table, part.spilled = None, True
+
+
+def discard_spilled(run: TableRun) -> None:
+    """A run that lands nothing (a violation, an unreadable file) removes what it spilled."""
+    for p in run.parts:
+        if p.spilled:
+            (run.directory / (p.name + PENDING)).unlink(missing_ok=True)
+
+
+def new_ids(run: TableRun) -> pa.Table | None:
+    """(id, source_row) of every row this run lands: from memory, or from the spilled files."""
+    idc = run.spec.id_column
+    cols = [idc, "source_row"]
+    got = [p.table.select(cols) for p in run.parts if p.table is not None and p.table.num_rows]
+    files = [str(run.directory / (p.name + PENDING)) for p in run.parts if p.spilled]
+    if files:
+        got.append(ds.dataset(files, format="parquet").to_table(columns=cols))
+    return pa.concat_tables(got) if got else None
 
 
 def _empty() -> pa.Table:
@@ -190,26 +272,35 @@ def landed_with_ids(run: TableRun, ids: pa.Array) -> pa.Table | None:
 def assemble(run: TableRun, seq: int, schema: pa.Schema) -> None:
     """The block list after this run: kept blocks + parts as blocks, small tail blocks merged."""
     tables: dict[int, pa.Table] = {}
+    spilled: set[int] = set()
     blocks = list(run.keep)
-    for k, part in enumerate(run.parts):
+    for part in run.parts:
         n, rowsum, h = part.stats()
-        b = Block(f"b{seq:06d}_{k:03d}.parquet" if n else None, part.lo, part.hi, n, rowsum, h, seq, part.padded)
+        b = Block(part.name if n else None, part.lo, part.hi, n, rowsum, h, seq, part.padded)
         blocks.append(b)
-        tables[id(b)] = part.table if part.table is not None else schema.empty_table()
+        if part.spilled and n:
+            spilled.add(id(b))
+        else:
+            tables[id(b)] = part.table if part.table is not None else schema.empty_table()
     blocks.sort(key=lambda b: b.lo)
+
+    def rows_of(x: Block) -> pa.Table:
+        if id(x) in tables:
+            return tables[id(x)]
+        return pq.read_table(run.directory / (x.file + (PENDING if id(x) in spilled else "")))
+
     merged = 0
     while (len(blocks) >= 2 and blocks[-2].n <= blocks[-1].n and blocks[-2].n + blocks[-1].n <= BLOCK_ROWS
            and run.rowid):
         a, b = blocks[-2], blocks[-1]
-        parts = [tables.get(id(x)) if id(x) in tables else pq.read_table(run.directory / x.file)
-                 for x in (a, b) if x.file]
+        parts = [rows_of(x) for x in (a, b) if x.file]
         m = Block(f"b{seq:06d}_m{merged:02d}.parquet", a.lo, b.hi, a.n + b.n, a.rowsum + b.rowsum, a.hash + b.hash,
                   min(a.verified_seq, b.verified_seq), a.padded or b.padded)
         merged += 1
         if not parts:
             m.file = None
         tables[id(m)] = pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
-        blocks[-2:] = [m]
+        blocks[-2:] = [m]   # a merged-away spilled file is deleted by ``finalize`` (not in the state)
     run.blocks = blocks
     run.to_write = {b.file: tables[id(b)] for b in blocks if b.file and id(b) in tables}
 

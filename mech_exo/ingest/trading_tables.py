@@ -45,50 +45,77 @@ def _have(db: TradingDb, spec: TableSpec, db_rel: str, col: Collector) -> dict[s
 
 def read_tables(home: Home, states: dict[str, dict | None], seq: int, now_us: int, verify_budget: int | None,
                 col: Collector) -> TablesRead | None:
-    """None after reporting a file- or table-level violation (then nothing is planned)."""
+    """None after reporting a file- or table-level violation (then nothing is planned).
+
+    Each part is validated as soon as it is read and, when it is new rows and nothing is wrong so
+    far, spilled as its pending block file (table_blocks.spill): memory holds one block of raw rows
+    at a time however long the history. A run with any violation removes what it spilled."""
     path, db_rel = home.trading_db, rel(home, home.trading_db)
     runs: dict[str, tb.TableRun] = {}
+    done = False
     try:
-        db = TradingDb(path) if path.exists() else None
         try:
-            haves = {s.name: _have(db, s, db_rel, col) for s in SPECS} if db else {s.name: None for s in SPECS}
-            if db and any(h is None for h in haves.values()):
-                return None
-            for spec in SPECS:
-                runs[spec.name] = tb.plan_table(db, spec, haves[spec.name], states.get(spec.name),
-                                                table_dir(home, spec.name), seq, verify_budget)
-        finally:
-            if db:
-                db.close()
-    except SourceError as exc:
-        col.add(db_rel, None, f"not a readable SQLite database ({exc})", show_value=False)
-        return None
-    dirty: list[int] = []
-    for name, run in runs.items():
-        _validate(run, db_rel, now_us, col)
-        if not col.total:
-            dirty += [t for t in [_changed_min_ts(run)] if t is not None]
-    return TablesRead(runs, min(dirty) if dirty else None)
+            db = TradingDb(path) if path.exists() else None
+            try:
+                haves = {s.name: _have(db, s, db_rel, col) for s in SPECS} if db else {s.name: None for s in SPECS}
+                if db and any(h is None for h in haves.values()):
+                    return None
+                for spec in SPECS:
+                    on_part = _part_handler(spec, table_dir(home, spec.name), db_rel, now_us, col)
+                    runs[spec.name] = tb.plan_table(db, spec, haves[spec.name], states.get(spec.name),
+                                                    table_dir(home, spec.name), seq, verify_budget, on_part)
+            finally:
+                if db:
+                    db.close()
+        except SourceError as exc:
+            col.add(db_rel, None, f"not a readable SQLite database ({exc})", show_value=False)
+            return None
+        dirty: list[int] = []
+        for run in runs.values():
+            _check_ids(run, db_rel, col)
+            if not col.total:
+                dirty += [t for t in [_changed_min_ts(run)] if t is not None]
+        done = not col.total
+        return TablesRead(runs, min(dirty) if dirty else None)
+    finally:
+        if not done:
+            for run in runs.values():
+                tb.discard_spilled(run)
+            for spec in SPECS:   # a part spilled by a run interrupted mid-table is not in ``runs``
+                for p in table_dir(home, spec.name).glob(f"b{seq:06d}_*{tb.PENDING}"):
+                    p.unlink(missing_ok=True)
 
 
-def _validate(run: tb.TableRun, db_rel: str, now_us: int, col: Collector) -> None:
-    validate = VALIDATORS[run.spec.name]
-    for part in run.parts:
-        part.table = validate(part.raw, db_rel, now_us, col) if part.raw.num_columns > 2 else \
-            SCHEMAS[run.spec.name].empty_table()
-    new = [p.table for p in run.parts if p.table is not None and p.table.num_rows]
-    if not new:
+def _part_handler(spec: TableSpec, directory, db_rel: str, now_us: int, col: Collector) -> tb.OnPart:
+    validate, schema, idc = VALIDATORS[spec.name], SCHEMAS[spec.name], spec.id_column
+
+    def on_part(part: tb.Part) -> None:
+        raw = part.raw
+        part.table = validate(raw, db_rel, now_us, col) if raw.num_columns > 2 else schema.empty_table()
+        if not part.table.num_rows:
+            return
+        part.padded = bool(pc.any(pc.not_equal(raw.column(f"{idc}_t"), part.table.column(idc))).as_py())
+        part.min_ts = int(pc.min(part.table.column("ts").cast(pa.int64())).as_py())
+        if col.total:            # nothing will be landed: keep validating (to name every row), hold nothing
+            part.table = schema.empty_table()
+        elif not part.old:       # new rows: on disk now; re-read ranges stay for the old/new diff
+            tb.spill(directory, part)
+
+    return on_part
+
+
+def _check_ids(run: tb.TableRun, db_rel: str, col: Collector) -> None:
+    # With SQLite enforcing unique raw ids, a new row can only repeat an id (its own table's or a
+    # landed one) when a raw id was whitespace-padded (landing trims): only then are ids compared.
+    if col.total or not any(p.n for p in run.parts):
         return
-    idc = run.spec.id_column
-    for p in run.parts:
-        if p.table.num_rows:
-            p.padded = bool(pc.any(pc.not_equal(p.raw.column(f"{idc}_t"), p.table.column(idc))).as_py())
-    new_rows = pa.concat_tables(new)
-    # With SQLite enforcing unique raw ids, a new row can only repeat a landed id when one of the two
-    # raw ids was whitespace-padded (landing trims): only then scan the landed ids.
-    clash_possible = not run.unique_id or any(p.padded for p in run.parts) or any(b.padded for b in run.keep)
-    landed = tb.landed_with_ids(run, new_rows.column(run.spec.id_column).unique()) if clash_possible else None
-    landed = landed if landed is not None else new_rows.select([run.spec.id_column, "source_row"]).slice(0, 0)
+    if run.unique_id and not any(p.padded for p in run.parts) and not any(b.padded for b in run.keep):
+        return
+    new_rows = tb.new_ids(run)
+    if new_rows is None:
+        return
+    landed = tb.landed_with_ids(run, new_rows.column(run.spec.id_column).unique())
+    landed = landed if landed is not None else new_rows.slice(0, 0)
     report_duplicate_ids(new_rows, landed, run.spec, db_rel, col)
 
 
@@ -98,9 +125,7 @@ def _changed_min_ts(run: tb.TableRun) -> int | None:
     import duckdb
 
     out: list[int] = []
-    new_only = [p.table for p in run.parts if not p.old and p.table is not None and p.table.num_rows]
-    for t in new_only:
-        out.append(int(t.column("ts").cast(pa.int64()).to_numpy().min()))
+    out += [p.min_ts for p in run.parts if not p.old and p.min_ts is not None]
     reread = [p for p in run.parts if p.old]
     if reread:
         schema = SCHEMAS[run.spec.name]

@@ -4,6 +4,7 @@ ingest lands, and rules still name file, row and rule in a new block. Real SQLit
 Parquet, a really killed process; the expected rows come from sqlite3 + pandas, not from ingest."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -96,6 +97,59 @@ def test_first_ingest_lands_every_row_exactly(home, small_blocks):
     assert result.rows_read == {"fills": 10, "cash_flows": 1}
     assert len(block_files(home)) == 3  # 4 + 4 + 2 rows
     assert_landed_equals_reference(home)
+
+
+def test_first_ingest_reads_one_block_at_a_time_and_spills_it_before_the_next(home, small_blocks, monkeypatch):
+    """A 25M-fill first ingest must not hold the table: every SQLite read returns at most one block,
+    and each validated new block is already on disk (pending) when the next one is read. 12 rows =
+    exactly 3 blocks of 4: the last full block must not leave an empty range behind it."""
+    insert(home, fills(10, 2))
+    reads, pending_at_read = [], []
+    real = table_blocks.TradingDb.read
+
+    def counting(self, spec, *a, **kw):
+        t = real(self, spec, *a, **kw)
+        if spec.name == "fills":
+            reads.append(t.num_rows)
+            pending_at_read.append(len(list((home.landing_dir / "fills").glob("*.pending"))))
+        return t
+
+    monkeypatch.setattr(table_blocks.TradingDb, "read", counting)
+    result = ingest(home, now=NOW)
+    assert result.rows_read["fills"] == 12
+    assert reads == [4, 4, 4] and pending_at_read == [0, 1, 2]
+    assert len(block_files(home)) == 3 and not list((home.landing_dir / "fills").glob("*.pending"))
+    state = json.loads((home.landing_dir / "_state.json").read_text())["tables"]["fills"]["blocks"]
+    assert [b["n"] for b in state] == [4, 4, 4] and all(b["file"] for b in state)
+    assert all(a["hi"] == b["lo"] for a, b in zip(state, state[1:]))   # contiguous ranges
+    assert_landed_equals_reference(home)
+    insert(home, fills(12, 1))
+    assert ingest(home, now=NOW).rows_read["fills"] == 1
+    assert_landed_equals_reference(home)
+
+
+def test_a_bad_row_in_the_last_block_leaves_nothing_of_the_blocks_spilled_before_it(home, small_blocks):
+    """Blocks 1 and 2 were valid and spilled as pending files when block 3's bad row was read: the
+    run still lands nothing, names the row, and leaves no pending file behind."""
+    bad = list(fills(11, 1)[0])
+    bad[5] = 0.0
+    insert(home, fills(10, 1) + [tuple(bad)])
+    with pytest.raises(InputError) as info:
+        ingest(home, now=NOW)
+    assert f"{DB} fills row 12 (fill_id=F00011): price must be > 0, got 0.0" in str(info.value)
+    assert not list(home.landing_dir.rglob("*.pending")) and not list(home.landing_dir.rglob("b*.parquet"))
+    assert not (home.landing_dir / "_state.json").exists()
+    execute(home, "UPDATE fills SET price = 101.5 WHERE rowid = 12")
+    assert ingest(home, now=NOW).rows_read["fills"] == 12
+    assert_landed_equals_reference(home)
+
+
+def test_a_bad_mark_file_means_no_block_is_spilled(home, small_blocks):
+    write_csv(home.market_dir / "close.csv", [("2026-03-09T20:00:00Z", "S1", -1.0)])
+    with pytest.raises(InputError):
+        ingest(home, now=NOW)
+    assert not list(home.landing_dir.rglob("*.pending"))
+    assert not list(home.landing_dir.rglob("b*.parquet"))
 
 
 def test_tick_reads_and_appends_only_the_new_rows(home):
