@@ -46,6 +46,11 @@ NO_DATA = "no data — run exo run"
 FRESHNESS_EXPECTATION = "expect_column_values_to_be_between"
 _RULE_KEYS = {"expect", "why", "severity"}
 _COLUMN_KEYS = ("column", "column_A", "column_B")
+PART_ROWS = 2_000_000      # rows per pandas frame when a suite's rows are checked in parts
+# expectations judged row by row (uniqueness too, given frames split by the hash of its column)
+ROW_WISE = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_between",
+            "expect_column_values_to_be_in_set", "expect_column_values_to_be_unique",
+            "expect_column_pair_values_a_to_be_greater_than_b"}
 
 
 class SuiteError(ValueError):
@@ -189,19 +194,42 @@ def _table_columns(con, table: str) -> list[str] | None:
     return [d[0] for d in cur.description]
 
 
-def _read_frame(con, suite: Suite, columns: list[str], scope: str = "all"):
-    """The suite's columns (those the table has) plus derived ones; a broken derived column is
-    reported on the rules that use it rather than dropping the whole suite. ``scope='new'``: only
-    the rows the latest build wrote (``new_rows`` = its watermark), when the suite declares one."""
+def _scope_where(suite: Suite, columns: list[str], scope: str) -> str:
+    """``scope='new'``: only the rows the latest build wrote (``new_rows`` = its watermark), when
+    the suite declares one; else every row."""
+    if scope == "new" and suite.new_rows and suite.new_rows in columns:
+        wm = _q(suite.new_rows)
+        return f" where {wm} = (select max({wm}) from {_q(suite.asset)})"
+    return ""
+
+
+def _partitions(con, suite: Suite, columns: list[str], where: str) -> tuple[str, int] | None:
+    """(hash key, K) when the rows to check are split into K frames of about ``PART_ROWS`` rows,
+    None for one frame. Only for suites whose rules are all row by row (no derived columns, which
+    may be window expressions) and whose uniqueness rules share one column set: rows are assigned
+    by the hash of that key, so every copy of a value lands in the same frame and each rule's
+    verdict over the K frames is exactly its verdict over the whole (a 26M-fill first build would
+    otherwise copy every fill into one pandas frame: ~6 GB)."""
+    if suite.derived or any(r.expect not in ROW_WISE for r in suite.rules):
+        return None
+    keys = {tuple(r.columns) for r in suite.rules if r.expect == "expect_column_values_to_be_unique"}
+    if len(keys) > 1 or not set(next(iter(keys), ())) <= set(columns):
+        return None
+    n = con.execute(f"select count(*) from {_q(suite.asset)}{where}").fetchone()[0]
+    if n <= PART_ROWS:
+        return None
+    key = ", ".join(_q(c) for c in next(iter(keys))) if keys else "rowid"
+    return f"hash({key})", -(-n // PART_ROWS)
+
+
+def _read_frame(con, suite: Suite, columns: list[str], where: str = ""):
+    """The suite's columns (those the table has) plus derived ones, of the rows ``where`` selects;
+    a broken derived column is reported on the rules that use it rather than dropping the whole suite."""
     import duckdb
     wanted = {c for r in suite.rules for c in r.columns} - set(suite.derived)
     plain = [_q(c) for c in columns if c in wanted]
     derived = [f"({expr.replace('{table}', _q(suite.asset))}) as {_q(name)}"
                for name, expr in suite.derived.items()]
-    where = ""
-    if scope == "new" and suite.new_rows and suite.new_rows in columns:
-        wm = _q(suite.new_rows)
-        where = f" where {wm} = (select max({wm}) from {_q(suite.asset)})"
     errors: dict[str, str] = {}
     try:
         df = con.execute(f"select {', '.join(plain + derived) or '1 as _row'} from {_q(suite.asset)}{where}").df()
@@ -264,12 +292,18 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _observed(r: Any, rule: Rule) -> tuple[str, int]:
+def _raised(r: Any) -> str | None:
+    """The message of the exception a GX expectation raised, or None."""
     info = r.exception_info or {}
     errors = [x for x in (info.values() if "raised_exception" not in info else [info])
               if isinstance(x, dict) and x.get("raised_exception")]
-    if errors:
-        return "error: " + str(errors[0].get("exception_message", "")).splitlines()[0], 0
+    return (str(errors[0].get("exception_message", "")).splitlines() or [""])[0] if errors else None
+
+
+def _observed(r: Any, rule: Rule) -> tuple[str, int]:
+    error = _raised(r)
+    if error is not None:
+        return "error: " + error, 0
     res = r.result or {}
     n = int(res.get("unexpected_count") or 0)
     if r.success:
@@ -286,11 +320,48 @@ def _observed(r: Any, rule: Rule) -> tuple[str, int]:
     return f"{n} unexpected value{'s' if n != 1 else ''}: {', '.join(shown[:3])}{more}", n
 
 
+@dataclass
+class _Merged:
+    """One rule's GX results over several frames, shaped as ``_observed`` reads a GX result."""
+    success: bool
+    result: dict
+    exception_info: dict
+
+
+def _merge(parts: list[Any]) -> Any:
+    if len(parts) == 1:
+        return parts[0]
+    for r in parts:   # an expectation that raised: its error is the outcome
+        if _raised(r) is not None:
+            return r
+    res = [r.result or {} for r in parts]
+    shown = [v for x in res for v in (x.get("partial_unexpected_list") or [])][:20]
+    return _Merged(all(bool(r.success) for r in parts),
+                   {"element_count": sum(int(x.get("element_count") or 0) for x in res),
+                    "unexpected_count": sum(int(x.get("unexpected_count") or 0) for x in res),
+                    "partial_unexpected_list": shown}, {})
+
+
 def _run_rules(ctx, con, suite: Suite, columns: list[str], scope: str = "all") -> list[CheckOutcome]:
-    df, derived_errors = _read_frame(con, suite, columns, scope)
-    todo = [(i, r) for i, r in enumerate(suite.rules) if not set(r.columns) & set(derived_errors)]
-    exps = [_gx_expectation(r, {"i": i}, f"{suite.path}: expectations[{i}]") for i, r in todo]
-    results = _validate(ctx, suite.name, df, exps) if exps else {}
+    where = _scope_where(suite, columns, scope)
+    split = _partitions(con, suite, columns, where)
+    if split is None:
+        frames = [where]
+    else:
+        key, k = split
+        glue = " and " if where else " where "
+        frames = [f"{where}{glue}{key} % {k} = {j}" for j in range(k)]
+    per_rule: dict[int, list[Any]] = {}
+    derived_errors: dict[str, str] = {}
+    for j, frame_where in enumerate(frames):
+        df, derived_errors = _read_frame(con, suite, columns, frame_where)
+        todo = [(i, r) for i, r in enumerate(suite.rules) if not set(r.columns) & set(derived_errors)]
+        exps = [_gx_expectation(r, {"i": i}, f"{suite.path}: expectations[{i}]") for i, r in todo]
+        name = suite.name if j == 0 else f"{suite.name}__part{j}"
+        for i, r in (_validate(ctx, name, df, exps) if exps else {}).items():
+            per_rule.setdefault(i, []).append(r)
+        del df
+    results = {i: _merge(rs) for i, rs in per_rule.items()}
     out = []
     for i, r in enumerate(suite.rules):
         broken = [derived_errors[c] for c in r.columns if c in derived_errors]
@@ -395,6 +466,8 @@ def run_checks(home: Home | str | Path, con=None, now: datetime | None = None,
     the latest build wrote — after a full build that is every row; after a tick, its window. Rules
     over the whole table stay with dbt's data tests and ingest (fill_id unique across the table).
     ``scope='all'`` (`exo data validate`, the health check): every row.
+    Either way, more than ``PART_ROWS`` rows are checked in hash-split frames (``_partitions``), so
+    memory holds one frame, not the table.
 
     No snapshot yet → one failed outcome saying so (never an exception: the pipeline reports it).
     A broken suite file raises ``SuiteError`` (that is a bug in the repo, not in the data).

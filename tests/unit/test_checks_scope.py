@@ -40,3 +40,52 @@ def test_new_scope_reads_only_the_latest_batch_and_all_reads_every_row(tmp_path)
     fresh_bad = _fills_con(bad_batch=2)      # now it is in the rows the latest build wrote
     caught = _price_check(run_checks(home, con=fresh_bad, now=NOW, suites=["fills"], scope="new"))
     assert not caught.passed and caught.n_unexpected == 1 and "-1" in caught.observed
+
+
+def test_a_large_table_is_checked_in_hash_parts_with_the_whole_table_verdict(tmp_path, monkeypatch):
+    """A 26M-fill first build must not copy every fill into one pandas frame: above PART_ROWS the
+    rows are checked in frames split by the hash of the unique column. Every verdict and count must
+    equal a pandas computation over the whole table — including a fill_id repeated far apart."""
+    import pandas as pd
+
+    from mech_exo import checks
+
+    home = Home(tmp_path / "h")
+    init_home(home)
+    con = duckdb.connect()
+    con.execute("""
+        create table stg_landing__fills as
+        select case when i in (7, 55, 93) then 'F7' when i = 40 then null else 'F' || i end as fill_id,
+               timestamp '2026-11-20 15:00:00' + to_seconds(i) as ts, 'AAA' as symbol,
+               case when i = 61 then 'HOLD' else 'BUY' end as side, 10.0 as quantity,
+               case when i in (3, 30, 77) then -1.0 else 100.0 end as price,
+               0.0 as commission, 'alpha' as strategy, 1 as batch_seq
+        from range(120) t(i)""")
+    whole = {o.check: o for o in run_checks(home, con=con, now=NOW, suites=["fills"], scope="new")}
+    sizes = []
+    real = checks._validate
+
+    def sized(ctx, name, df, exps):
+        if not name.endswith("_freshness"):
+            sizes.append(len(df))
+        return real(ctx, name, df, exps)
+
+    monkeypatch.setattr(checks, "_validate", sized)
+    monkeypatch.setattr(checks, "PART_ROWS", 25)
+    parts = {o.check: o for o in run_checks(home, con=con, now=NOW, suites=["fills"], scope="new")}
+    assert len(sizes) == 5 and sum(sizes) == 120 and max(sizes) < 60     # really split
+    df = con.execute("select * from stg_landing__fills").df()
+    want = {"expect_column_values_to_be_unique(fill_id)": int(df.fill_id.dropna().duplicated(keep=False).sum()),
+            "expect_column_values_to_not_be_null(fill_id)": int(df.fill_id.isna().sum()),
+            "expect_column_values_to_be_between(price)": int((df.price <= 0).sum()),
+            "expect_column_values_to_be_in_set(side)": int((~df.side.isin(["BUY", "SELL"])).sum())}
+    assert want == {"expect_column_values_to_be_unique(fill_id)": 3, "expect_column_values_to_not_be_null(fill_id)": 1,
+                    "expect_column_values_to_be_between(price)": 3, "expect_column_values_to_be_in_set(side)": 1}
+    for check, n in want.items():
+        assert parts[check].n_unexpected == whole[check].n_unexpected == n, check
+        assert not parts[check].passed
+    assert set(parts) == set(whole)
+    for check, o in parts.items():
+        assert o.passed == whole[check].passed, check
+    assert "F7" in parts["expect_column_values_to_be_unique(fill_id)"].observed
+    assert pd.notna(df.ts).all()
