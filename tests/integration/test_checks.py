@@ -314,7 +314,7 @@ def test_a_broken_suite_file_is_an_error_naming_the_file(tmp_path, text, error):
 def test_an_unknown_expectation_is_named_when_run(home, db, tmp_path, monkeypatch):
     (tmp_path / "fills.yml").write_text(
         "asset: stg_landing__fills\nexpectations:\n  - {expect: expect_column_to_be_lovely, column: price}\n")
-    monkeypatch.setattr(checks, "EXPECTATIONS_DIR", tmp_path)
+    monkeypatch.setattr(checks.suites, "EXPECTATIONS_DIR", tmp_path)
     with pytest.raises(checks.SuiteError, match="expect_column_to_be_lovely is not a Great Expectations expectation"):
         run(home, db, suites=["fills"])
 

@@ -49,6 +49,7 @@ def test_a_large_table_is_checked_in_hash_parts_with_the_whole_table_verdict(tmp
     import pandas as pd
 
     from mech_exo import checks
+    from mech_exo.checks import frames
 
     home = Home(tmp_path / "h")
     init_home(home)
@@ -71,7 +72,7 @@ def test_a_large_table_is_checked_in_hash_parts_with_the_whole_table_verdict(tmp
         return real(ctx, name, df, exps)
 
     monkeypatch.setattr(checks, "_validate", sized)
-    monkeypatch.setattr(checks, "PART_ROWS", 25)
+    monkeypatch.setattr(frames, "PART_ROWS", 25)
     parts = {o.check: o for o in run_checks(home, con=con, now=NOW, suites=["fills"], scope="new")}
     assert len(sizes) == 5 and sum(sizes) == 120 and max(sizes) < 60     # really split
     df = con.execute("select * from stg_landing__fills").df()

@@ -1,0 +1,112 @@
+"""Which rows a suite's rules read, as how many pandas frames, and one verdict from several frames.
+
+A suite reads the rows the latest build wrote (scope ``new``) or every row (``all``). Above
+``PART_ROWS`` rows, a suite whose rules are all row by row is read as K frames split by the hash
+of its unique column (``partitions``): every copy of a value meets in one frame, so each rule's
+verdict and counts over the K frames (``merge``) are exactly its verdict over the whole table,
+while memory holds one frame (a 26M-fill first build would otherwise copy every fill into one
+pandas frame, ~6 GB).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mech_exo.checks.suites import Suite
+
+PART_ROWS = 2_000_000      # rows per pandas frame when a suite's rows are checked in parts
+# expectations judged row by row (uniqueness too, given frames split by the hash of its column)
+ROW_WISE = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_between",
+            "expect_column_values_to_be_in_set", "expect_column_values_to_be_unique",
+            "expect_column_pair_values_a_to_be_greater_than_b"}
+
+
+def q(ident: str) -> str:
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def table_columns(con, table: str) -> list[str] | None:
+    """Columns of ``table`` as a query resolves it, or None when there is no such table."""
+    import duckdb
+    try:
+        cur = con.execute(f"select * from {q(table)} limit 0")
+    except duckdb.CatalogException:
+        return None
+    return [d[0] for d in cur.description]
+
+
+def scope_where(suite: Suite, columns: list[str], scope: str) -> str:
+    """``scope='new'``: only the rows the latest build wrote (``new_rows`` = its watermark), when
+    the suite declares one; else every row."""
+    if scope == "new" and suite.new_rows and suite.new_rows in columns:
+        wm = q(suite.new_rows)
+        return f" where {wm} = (select max({wm}) from {q(suite.asset)})"
+    return ""
+
+
+def partitions(con, suite: Suite, columns: list[str], where: str) -> tuple[str, int] | None:
+    """(hash key, K) when the rows to check are split into K frames of about ``PART_ROWS`` rows,
+    None for one frame. Only for suites whose rules are all row by row (no derived columns, which
+    may be window expressions) and whose uniqueness rules share one column set: rows are assigned
+    by the hash of that key, so every copy of a value lands in the same frame and each rule's
+    verdict over the K frames is exactly its verdict over the whole (a 26M-fill first build would
+    otherwise copy every fill into one pandas frame: ~6 GB)."""
+    if suite.derived or any(r.expect not in ROW_WISE for r in suite.rules):
+        return None
+    keys = {tuple(r.columns) for r in suite.rules if r.expect == "expect_column_values_to_be_unique"}
+    if len(keys) > 1 or not set(next(iter(keys), ())) <= set(columns):
+        return None
+    n = con.execute(f"select count(*) from {q(suite.asset)}{where}").fetchone()[0]
+    if n <= PART_ROWS:
+        return None
+    key = ", ".join(q(c) for c in next(iter(keys))) if keys else "rowid"
+    return f"hash({key})", -(-n // PART_ROWS)
+
+
+def read_frame(con, suite: Suite, columns: list[str], where: str = ""):
+    """The suite's columns (those the table has) plus derived ones, of the rows ``where`` selects;
+    a broken derived column is reported on the rules that use it rather than dropping the whole suite."""
+    import duckdb
+    wanted = {c for r in suite.rules for c in r.columns} - set(suite.derived)
+    plain = [q(c) for c in columns if c in wanted]
+    derived = [f"({expr.replace('{table}', q(suite.asset))}) as {q(name)}"
+               for name, expr in suite.derived.items()]
+    errors: dict[str, str] = {}
+    try:
+        df = con.execute(f"select {', '.join(plain + derived) or '1 as _row'} from {q(suite.asset)}{where}").df()
+    except duckdb.Error as exc:
+        if not derived:
+            raise
+        errors = {name: f"derived column {name} failed: {str(exc).splitlines()[0]}" for name in suite.derived}
+        df = con.execute(f"select {', '.join(plain) or '1 as _row'} from {q(suite.asset)}{where}").df()
+    return df, errors
+
+
+def raised(r: Any) -> str | None:
+    """The message of the exception a GX expectation raised, or None."""
+    info = r.exception_info or {}
+    errors = [x for x in (info.values() if "raised_exception" not in info else [info])
+              if isinstance(x, dict) and x.get("raised_exception")]
+    return (str(errors[0].get("exception_message", "")).splitlines() or [""])[0] if errors else None
+
+
+@dataclass
+class Merged:
+    """One rule's GX results over several frames, shaped as ``_observed`` reads a GX result."""
+    success: bool
+    result: dict
+    exception_info: dict
+
+
+def merge(parts: list[Any]) -> Any:
+    if len(parts) == 1:
+        return parts[0]
+    for r in parts:   # an expectation that raised: its error is the outcome
+        if raised(r) is not None:
+            return r
+    res = [r.result or {} for r in parts]
+    shown = [v for x in res for v in (x.get("partial_unexpected_list") or [])][:20]
+    return Merged(all(bool(r.success) for r in parts),
+                   {"element_count": sum(int(x.get("element_count") or 0) for x in res),
+                    "unexpected_count": sum(int(x.get("unexpected_count") or 0) for x in res),
+                    "partial_unexpected_list": shown}, {})
