@@ -71,12 +71,11 @@ class Block:
 class Part:
     """A rowid range read this run. ``old``: the landed blocks it replaces ([] for new rows).
 
-    ``raw`` (the typed parts) lives only while the caller's ``on_part`` runs; what the rest of the
-    run needs of it — count, rowid sum, hash sum — is taken when the part is made."""
+    Its raw rows (the typed parts) are not kept: they go to the caller's ``on_part`` once, and
+    what the rest of the run needs of them — count, rowid sum, hash sum — is taken here (``of``)."""
 
     lo: int
     hi: int
-    raw: pa.Table | None
     old: list[Block]
     name: str = ""                  # the block file this part lands as (when it holds rows)
     table: pa.Table | None = None   # validated rows (set by the caller; None once spilled)
@@ -87,11 +86,14 @@ class Part:
     rowsum: int = 0
     hsum: int = 0
 
-    def __post_init__(self) -> None:
-        if self.raw is not None and self.raw.num_rows:
-            self.n = self.raw.num_rows
-            self.rowsum = int(np.sum(self.raw.column("_rowid").to_numpy(), dtype=np.int64))
-            self.hsum = int(np.sum(self.raw.column("_h").to_numpy(), dtype=np.int64))
+    @classmethod
+    def of(cls, lo: int, hi: int, raw: pa.Table, old: list[Block], name: str = "") -> "Part":
+        part = cls(lo, hi, old, name)
+        if raw.num_rows:
+            part.n = raw.num_rows
+            part.rowsum = int(np.sum(raw.column("_rowid").to_numpy(), dtype=np.int64))
+            part.hsum = int(np.sum(raw.column("_h").to_numpy(), dtype=np.int64))
+        return part
 
     def stats(self) -> tuple[int, int, int]:
         return self.n, self.rowsum, self.hsum
@@ -119,23 +121,7 @@ class TableRun:
         return sum(p.n for p in self.parts)
 
 
-def _split(raw: pa.Table, lo: int, hi: int | None, old: list[Block]) -> list[Part]:
-    """``raw`` (rowid order) as parts of at most BLOCK_ROWS rows covering ``(lo, hi]`` (hi=None: up to
-    the last row read, the new watermark). For a table read whole (no rowid)."""
-    if raw.num_rows == 0:
-        return [Part(lo, hi, raw, old)] if hi is not None else []
-    rowids = raw.column("_rowid").to_numpy()
-    parts = []
-    for start in range(0, raw.num_rows, BLOCK_ROWS):
-        stop = min(start + BLOCK_ROWS, raw.num_rows)
-        last = stop == raw.num_rows
-        end = (hi if hi is not None else int(rowids[-1])) if last else int(rowids[stop - 1])
-        parts.append(Part(lo, end, raw.slice(start, stop - start), old if start == 0 else []))
-        lo = end
-    return parts
-
-
-OnPart = Callable[[Part], None]
+OnPart = Callable[["Part", pa.Table], None]
 
 
 def _where(lo: int, hi: int | None) -> str:
@@ -145,7 +131,7 @@ def _where(lo: int, hi: int | None) -> str:
 def _read_parts(db: TradingDb, spec: TableSpec, have: dict[str, str], lo: int, hi: int | None,
                 old: list[Block], parts: list[Part], seq: int, on_part: OnPart) -> None:
     """The rows of ``(lo, hi]`` (hi=None: everything above ``lo``), one query of at most BLOCK_ROWS
-    rows per part, each handed to ``on_part`` before the next is read; appended to ``parts``."""
+    rows per part, each handed to ``on_part`` with its raw rows before the next is read."""
     start, first = lo, True
     while True:
         raw = db.read(spec, have, _where(start, hi), limit=BLOCK_ROWS)
@@ -154,13 +140,19 @@ def _read_parts(db: TradingDb, spec: TableSpec, have: dict[str, str], lo: int, h
         last_rowid = int(raw.column("_rowid")[-1].as_py()) if raw.num_rows else None
         more = raw.num_rows == BLOCK_ROWS and db.any_row(spec.name, _where(last_rowid, hi))
         end = last_rowid if (more or hi is None) else hi
-        part = Part(start, end, raw, old if first else [], name=f"b{seq:06d}_{len(parts):03d}.parquet")
+        part = Part.of(start, end, raw, old if first else [], name=f"b{seq:06d}_{len(parts):03d}.parquet")
         parts.append(part)
-        on_part(part)
-        part.raw = None
+        on_part(part, raw)
+        del raw
         if not more:
             return
         start, first = end, False
+
+
+def _whole(raw: pa.Table, lo: int, hi: int, old: list[Block], seq: int, on_part: OnPart) -> Part:
+    part = Part.of(lo, hi, raw, old, name=f"b{seq:06d}_000.parquet")
+    on_part(part, raw)
+    return part
 
 
 def _to_verify(blocks: list[Block], budget: int | None) -> list[bool]:
@@ -185,23 +177,15 @@ def _to_verify(blocks: list[Block], budget: int | None) -> list[bool]:
 def plan_table(db: TradingDb | None, spec: TableSpec, have: dict[str, str] | None, state: dict | None,
                directory: Path, seq: int, verify_budget: int | None, on_part: OnPart) -> TableRun:
     """Decide and read what this run lands for one table (inside the caller's read transaction).
-    ``on_part`` is called with every part as soon as it is read (see the module docstring)."""
+    ``on_part(part, raw)`` is called with every part as soon as it is read (module docstring)."""
     old = [Block.from_dict(b) for b in (state or {}).get("blocks", [])]
-
-    def handed(run: TableRun) -> TableRun:
-        for k, p in enumerate(run.parts):
-            p.name = f"b{seq:06d}_{k:03d}.parquet"
-            on_part(p)
-            p.raw = None
-        return run
-
     if db is None or have is None:  # no trading.db: the table is empty now; every landed row is gone
-        gone = [Part(FIRST_LO, old[-1].hi, _empty(), old)] if old else []
-        return handed(TableRun(spec, directory, [], gone, full=state is None))
+        gone = [_whole(_empty(), FIRST_LO, old[-1].hi, old, seq, on_part)] if old else []
+        return TableRun(spec, directory, [], gone, full=state is None)
     if not db.has_rowid(spec.name):  # WITHOUT ROWID table or a view: no watermark, read it all
         raw = db.read(spec, have, rowid=False)
-        return handed(TableRun(spec, directory, [], [Part(FIRST_LO, raw.num_rows, raw, old)], rowid=False,
-                               full=True))
+        return TableRun(spec, directory, [], [_whole(raw, FIRST_LO, raw.num_rows, old, seq, on_part)],
+                        rowid=False, full=True)
     unique_id = db.unique_on(spec.name, have[spec.id_column])
     parts: list[Part] = []
     if state is None or not state.get("rowid", True):

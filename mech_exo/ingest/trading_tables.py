@@ -6,6 +6,8 @@ flows come from the same instant while the engine keeps writing. A missing file 
 """
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -61,9 +63,12 @@ def read_tables(home: Home, states: dict[str, dict | None], seq: int, now_us: in
                 if db and any(h is None for h in haves.values()):
                     return None
                 for spec in SPECS:
-                    on_part = _part_handler(spec, table_dir(home, spec.name), db_rel, now_us, col)
-                    runs[spec.name] = tb.plan_table(db, spec, haves[spec.name], states.get(spec.name),
-                                                    table_dir(home, spec.name), seq, verify_budget, on_part)
+                    behind = Behind(_part_handler(spec, table_dir(home, spec.name), db_rel, now_us, col))
+                    try:
+                        runs[spec.name] = tb.plan_table(db, spec, haves[spec.name], states.get(spec.name),
+                                                        table_dir(home, spec.name), seq, verify_budget, behind)
+                    finally:
+                        behind.close()
             finally:
                 if db:
                     db.close()
@@ -86,11 +91,44 @@ def read_tables(home: Home, states: dict[str, dict | None], seq: int, now_us: in
                     p.unlink(missing_ok=True)
 
 
+class Behind:
+    """Runs a part handler in one worker thread, at most one part behind the reader: SQLite reads
+    block k+1 (in C, without the GIL) while block k is validated and written (Arrow, mostly without
+    the GIL too), so a first ingest costs about the larger of the two, not their sum, and memory
+    holds at most three blocks of raw rows. The handler's first exception is raised by the next
+    call or by ``close`` (which waits for the worker), and later parts are then skipped."""
+
+    def __init__(self, handler: tb.OnPart):
+        self.handler, self.error = handler, None
+        self.queue: queue.Queue = queue.Queue(maxsize=1)
+        self.thread = threading.Thread(target=self._work, name="ingest-validate", daemon=True)
+        self.thread.start()
+
+    def __call__(self, part: tb.Part, raw: pa.Table) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((part, raw))
+
+    def _work(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.handler(*item)
+                except BaseException as exc:  # noqa: BLE001 - handed to the reader thread
+                    self.error = exc
+            del item
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 def _part_handler(spec: TableSpec, directory, db_rel: str, now_us: int, col: Collector) -> tb.OnPart:
     validate, schema, idc = VALIDATORS[spec.name], SCHEMAS[spec.name], spec.id_column
 
-    def on_part(part: tb.Part) -> None:
-        raw = part.raw
+    def on_part(part: tb.Part, raw: pa.Table) -> None:
         part.table = validate(raw, db_rel, now_us, col) if raw.num_columns > 2 else schema.empty_table()
         if not part.table.num_rows:
             return

@@ -99,32 +99,59 @@ def test_first_ingest_lands_every_row_exactly(home, small_blocks):
     assert_landed_equals_reference(home)
 
 
-def test_first_ingest_reads_one_block_at_a_time_and_spills_it_before_the_next(home, small_blocks, monkeypatch):
+def test_first_ingest_reads_one_block_at_a_time_and_spills_it_soon_after(home, small_blocks, monkeypatch):
     """A 25M-fill first ingest must not hold the table: every SQLite read returns at most one block,
-    and each validated new block is already on disk (pending) when the next one is read. 12 rows =
-    exactly 3 blocks of 4: the last full block must not leave an empty range behind it."""
-    insert(home, fills(10, 2))
+    and the validator (one thread, at most one block behind the reader) has spilled block k as a
+    pending file by the time block k+3 is read: at most three blocks of raw rows are in memory.
+    24 rows = exactly 6 blocks of 4: the last full block must not leave an empty range behind it."""
+    insert(home, fills(10, 14))
     reads, pending_at_read = [], []
     real = table_blocks.TradingDb.read
 
     def counting(self, spec, *a, **kw):
+        if spec.name == "fills":
+            pending_at_read.append(len(list((home.landing_dir / "fills").glob("*.pending"))))
         t = real(self, spec, *a, **kw)
         if spec.name == "fills":
             reads.append(t.num_rows)
-            pending_at_read.append(len(list((home.landing_dir / "fills").glob("*.pending"))))
         return t
 
     monkeypatch.setattr(table_blocks.TradingDb, "read", counting)
     result = ingest(home, now=NOW)
-    assert result.rows_read["fills"] == 12
-    assert reads == [4, 4, 4] and pending_at_read == [0, 1, 2]
-    assert len(block_files(home)) == 3 and not list((home.landing_dir / "fills").glob("*.pending"))
+    assert result.rows_read["fills"] == 24
+    assert reads == [4] * 6
+    assert all(n >= k - 2 for k, n in enumerate(pending_at_read)), pending_at_read
+    assert len(block_files(home)) == 6 and not list((home.landing_dir / "fills").glob("*.pending"))
     state = json.loads((home.landing_dir / "_state.json").read_text())["tables"]["fills"]["blocks"]
-    assert [b["n"] for b in state] == [4, 4, 4] and all(b["file"] for b in state)
+    assert [b["n"] for b in state] == [4] * 6 and all(b["file"] for b in state)
     assert all(a["hi"] == b["lo"] for a, b in zip(state, state[1:]))   # contiguous ranges
     assert_landed_equals_reference(home)
-    insert(home, fills(12, 1))
+    insert(home, fills(24, 1))
     assert ingest(home, now=NOW).rows_read["fills"] == 1
+    assert_landed_equals_reference(home)
+
+
+def test_a_validator_crash_in_the_worker_thread_reaches_the_caller_and_lands_nothing(home, small_blocks, monkeypatch):
+    """Validation runs one block behind the reader, in a thread: its exception must not be lost
+    (nor the run report success); the blocks spilled before it are removed."""
+    from mech_exo.ingest import trading_tables
+
+    real, calls = trading_tables.VALIDATORS["fills"], []
+
+    def crashing(raw, *a):
+        calls.append(raw.num_rows)
+        if len(calls) == 2:
+            raise RuntimeError("validator bug")
+        return real(raw, *a)
+
+    monkeypatch.setitem(trading_tables.VALIDATORS, "fills", crashing)
+    with pytest.raises(RuntimeError, match="validator bug"):
+        ingest(home, now=NOW)
+    assert not list(home.landing_dir.rglob("*.pending")) and not list(home.landing_dir.rglob("b*.parquet"))
+    assert not (home.landing_dir / "_state.json").exists()
+    assert calls == [4, 4]     # the third block was read but not validated after the crash
+    monkeypatch.setitem(trading_tables.VALIDATORS, "fills", real)
+    ingest(home, now=NOW)
     assert_landed_equals_reference(home)
 
 
