@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 P = 2_147_483_629          # a prime below 2**31: keeps one row's hash small, so block sums fit int64
 ROW_WEIGHT_MOD = 251       # rowid-dependent weight: moving a value to another row changes the sum
@@ -166,6 +167,10 @@ class TradingDb:
         """Rows as typed parts (see module docstring) plus ``_rowid`` and ``_h``, in rowid order
         (the first ``limit`` of them: a seek on the rowid b-tree, so reading a table block by block
         costs one pass over it)."""
+        if rowid and limit is not None and all(c in have for c, _ in spec.columns):
+            fast = self._read_conforming(spec, have, where, limit)
+            if fast is not None:
+                return fast
         parts = ["rowid AS _rowid" if rowid else "row_number() OVER () AS _rowid",
                  f"{row_hash_sql(spec, have)} AS _h" if rowid else "0 AS _h"]
         for c, kind in spec.columns:
@@ -180,6 +185,38 @@ class TradingDb:
         types = {n: (pa.int64() if n in ("_rowid", "_h") else pa.float64() if n.endswith("_n") else pa.string())
                  for n in names}
         return pa.table({n: t.column(n).cast(types[n]) for n in names})
+
+    def _read_conforming(self, spec: TableSpec, have: dict[str, str], where: str, limit: int) -> pa.Table | None:
+        """The same typed parts as ``read`` builds, about half the SQLite work, when every value of
+        these rows has its column's SQLite type (text for text and ts, integer or real for numbers,
+        no NULL) — the engine's normal output; else None (and ``read`` builds every part with CASE
+        expressions). Each row carries ``_bad`` (a value of another type), computed in the same
+        pass: a block with one such row, or one on which ADBC's type inference fails, is re-read the
+        general way. Texts are as stored (``_y`` = 'text'), numbers REAL with their SQLite type; a
+        number's ``_t`` (only ever shown in a violation message) is Arrow's spelling of the value."""
+        bad = " OR ".join(f"typeof(\"{have[c]}\") NOT IN ('integer', 'real')" if kind == "num"
+                          else f"typeof(\"{have[c]}\") != 'text'" for c, kind in spec.columns)
+        sel = ["rowid AS _rowid", f"{row_hash_sql(spec, have)} AS _h", f"({bad}) AS _bad"]
+        for c, kind in spec.columns:
+            q = f'"{have[c]}"'
+            sel += ([f"typeof({q}) AS {c}_y", f"CAST({q} AS REAL) AS {c}_n"] if kind == "num" else [f"{q} AS {c}_t"])
+        try:
+            t = self.arrow(f'SELECT {", ".join(sel)} FROM "{spec.name}" {where} ORDER BY rowid LIMIT {int(limit)}')
+            t = t.rename_columns([x.rsplit(" AS ", 1)[1] for x in sel])
+            if t.num_rows and bool(pc.any(t.column("_bad").cast(pa.bool_())).as_py()):
+                return None
+            out = {"_rowid": t.column("_rowid").cast(pa.int64()), "_h": t.column("_h").cast(pa.int64())}
+            for c, kind in spec.columns:
+                if kind == "num":
+                    value = t.column(f"{c}_n").cast(pa.float64())
+                    out.update({f"{c}_t": value.cast(pa.string()), f"{c}_y": t.column(f"{c}_y").cast(pa.string()),
+                                f"{c}_n": value})
+                else:
+                    out.update({f"{c}_t": t.column(f"{c}_t").cast(pa.string()),
+                                f"{c}_y": pa.repeat(pa.scalar("text", pa.string()), t.num_rows)})
+        except (SourceError, pa.ArrowException):   # a value the inferred column type cannot hold
+            return None
+        return pa.table(out)
 
     def any_row(self, table: str, where: str) -> bool:
         return bool(self._rows(f'SELECT EXISTS (SELECT 1 FROM "{table}" {where})')[0][0])

@@ -432,6 +432,50 @@ def test_mixed_sqlite_types_are_read_as_text_and_judged_by_rule(home):
     assert f"{DB} fills row 1601 (fill_id=F01600): quantity must be a number, got 'lots'" in str(info.value)
 
 
+def test_conforming_blocks_take_the_fast_read_and_judge_exactly_as_the_general_one(home, monkeypatch):
+    """A block whose values all have their column's SQLite type is read without the CASE parts;
+    a block with a NULL, a text number or any other type falls back. Either way the validated rows
+    and every violation message (an infinite price here) equal the general read's."""
+    from mech_exo.ingest.sqlite_source import TradingDb
+    from mech_exo.ingest.validate_tables import FILLS, validate_fills
+    from mech_exo.ingest.violations import Collector
+
+    loose = ("CREATE TABLE fills (fill_id TEXT, ts TEXT, symbol TEXT, side TEXT, quantity, price, "
+             "commission, strategy TEXT)")
+    rows = [list(r) for r in fills(0, 16)]
+    rows[0][4], rows[1][0], rows[2][2] = 5, " F00001 ", "bmw.de"   # an INTEGER, a padded id, lower case
+    rows[3][5] = float("inf")                                      # conforming type, broken rule
+    rows[5][6] = None                                              # block 2: a NULL commission
+    rows[9][4] = "12.5"                                            # block 3: a number stored as TEXT
+    rows[13][3] = b"BUY"                                           # block 4: a BLOB side
+    write_trading_db(home, [tuple(r) for r in rows], [("C1", "2026-03-01T13:00:00Z", 1e6, "deposit")],
+                     fills_ddl=loose)
+    db = TradingDb(home.trading_db)
+    have = db.columns("fills")
+    fast_used = []
+    real_fast = TradingDb._read_conforming
+    monkeypatch.setattr(TradingDb, "_read_conforming",
+                        lambda self, *a: fast_used.append(real_fast(self, *a) is not None) or real_fast(self, *a))
+    now_us = int(NOW.timestamp() * 1e6)
+    try:
+        for lo in (0, 4, 8, 12):
+            where = f"WHERE rowid > {lo}"
+            got_col, want_col = Collector(), Collector()
+            got = validate_fills(db.read(FILLS, have, where, limit=4), DB, now_us, got_col)
+            monkeypatch.setattr(TradingDb, "_read_conforming", lambda self, *a: None)
+            want = validate_fills(db.read(FILLS, have, where, limit=4), DB, now_us, want_col)
+            monkeypatch.setattr(TradingDb, "_read_conforming",
+                                lambda self, *a: fast_used.append(real_fast(self, *a) is not None) or real_fast(self, *a))
+            assert got.equals(want), lo
+            assert [str(v) for v in got_col.kept] == [str(v) for v in want_col.kept], lo
+            if lo == 0:
+                first_block = got_col.kept
+    finally:
+        db.close()
+    assert fast_used == [True, False, False, False]
+    assert [str(v) for v in first_block] == [f"{DB} fills row 4 (fill_id=F00003): price must be finite, got inf"]
+
+
 def test_the_dbt_glob_sees_each_row_once_with_the_contract_types(home, small_blocks):
     ingest(home, now=NOW)
     insert(home, fills(10, 3))
