@@ -16,7 +16,7 @@ this machine, against "the floor" (scripts/floor_duckdb.py) run on the same inpu
 Peak RSS: exo run and the floor scripts through /usr/bin/time -v (the largest process of the tree,
 which for these is the main one); exo watch by polling /proc over its process tree (sum, every 0.1 s).
 
-    .venv/bin/python scripts/bench_scale.py --tier S|M|L [--ticks 3] [--keep DIR]
+    .venv/bin/python scripts/bench_scale.py --tier S|M|L [--ticks 3] [--keep DIR] [--no-pandas]
 """
 from __future__ import annotations
 
@@ -338,6 +338,8 @@ def main() -> int:
     ap.add_argument("--ticks", type=int, default=3, help="normal ticks in the fast-path watch (default 3)")
     ap.add_argument("--keep", type=Path, help="build the home here and keep it (must not exist or be empty)")
     ap.add_argument("--drop", type=float, default=0.05, help="price drop of the fast path's breaching tick")
+    ap.add_argument("--no-pandas", action="store_true",
+                    help="skip the pandas pipeline (on L it needs more memory than the machine has)")
     ap.add_argument("--timeout", type=float, help="seconds allowed for one step (default by tier)")
     a = ap.parse_args()
     timeout = a.timeout or TIMEOUT[a.tier]
@@ -378,6 +380,9 @@ def main() -> int:
         # 2. floors -----------------------------------------------------------------------------
         floors = {}
         for name, script in (("floor", "floor_duckdb.py"), ("pandas", "floor_pandas.py")):
+            if name == "pandas" and a.no_pandas:
+                print("2. pandas: skipped (--no-pandas)")
+                continue
             r = measured([PY, str(REPO / "scripts" / script), "--home", str(home), "--json"], timeout)
             if r["rc"] != 0:
                 failures.append(f"{script} exited {r['rc']}")
