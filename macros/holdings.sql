@@ -14,6 +14,10 @@
   flagged mark_source = 'fill' (SPEC §3).
 -#}
 {% macro holdings_at(times, position_timeline, mark_timeline, fill_price_timeline) %}
+    {%- set since = '(select min(ts) from ' ~ times ~ ')' %}
+    {%- set pos = as_of_rows(position_timeline, ['strategy', 'symbol'], ['position'], since) %}
+    {%- set mk = as_of_rows(mark_timeline, ['symbol'], ['price'], since) %}
+    {%- set fp = as_of_rows(fill_price_timeline, ['symbol'], ['fill_price'], since) %}
     select
         g.ts,
         g.session_date,
@@ -35,22 +39,48 @@
                 strategy,
                 symbol,
                 min(ts) as first_ts
-            from {{ position_timeline }}
+            from {{ pos }}
             group by strategy, symbol
         ) as p
             on t.ts >= p.first_ts
     ) as g
-    asof inner join {{ position_timeline }} as pos
+    asof inner join {{ pos }} as pos
         on g.strategy = pos.strategy and g.symbol = pos.symbol and g.ts >= pos.ts
-    asof left join {{ mark_timeline }} as mk
+    asof left join {{ mk }} as mk
         on g.symbol = mk.symbol and g.ts >= mk.ts
-    asof left join {{ fill_price_timeline }} as fp
+    asof left join {{ fp }} as fp
         on g.symbol = fp.symbol and g.ts >= fp.ts
 {% endmacro %}
 
 {#-
+  as_of_rows(timeline, keys, values, since): the rows of `timeline` an as-of lookup from any
+  instant t >= since can return — those at or after `since`, and each key's last row before it —
+  as (keys, ts, values). An as-of join against this is exactly the join against the whole
+  timeline, but it sorts the window, not the history: valuing today's book on a 26M-fill timeline
+  took 10-20 s whole and 2 s cut (L tier). `first_ts` over it is unchanged where it matters: a key
+  that started before `since` keeps a row before `since`, so t >= first_ts holds for every t
+  >= since either way. With several rows of one key at its last instant before `since` (a timeline
+  that is not unique by key and ts) either may be returned, as the as-of join would.
+-#}
+{% macro as_of_rows(timeline, keys, values, since) %}
+    {%- set k = keys | join(', ') %}
+    (
+        select {{ k }}, ts{% for v in values %}, {{ v }}{% endfor %}
+        from {{ timeline }}
+        where ts >= {{ since }}
+        union all
+        select {{ k }}, max(ts) as ts{% for v in values %}, arg_max({{ v }}, ts) as {{ v }}{% endfor %}
+        from {{ timeline }}
+        where ts < {{ since }}
+        group by {{ k }}
+    )
+{%- endmacro %}
+
+{#-
   cash_at(times, cash_timeline): cash(t) and the cumulative flows at each instant of `times`
-  (0 before the first event). cash_timeline is int_cash_timeline (ts, cash, cum_flows).
+  (0 before the first event). cash_timeline is int_cash_timeline (ts, cash, cum_flows), one row
+  per distinct ts: the as-of join reads its rows from the earliest instant on plus the one before
+  (as as_of_rows does for the book).
 -#}
 {% macro cash_at(times, cash_timeline) %}
     select
@@ -59,6 +89,16 @@
         coalesce(c.cash, 0) as cash,
         coalesce(c.cum_flows, 0) as cum_flows
     from {{ times }} as t
-    asof left join {{ cash_timeline }} as c
+    asof left join (
+        select ts, cash, cum_flows from {{ cash_timeline }}
+        where ts >= (select min(ts) from {{ times }})
+        union all
+        select * from (
+            select ts, cash, cum_flows from {{ cash_timeline }}
+            where ts < (select min(ts) from {{ times }})
+            order by ts desc
+            limit 1
+        )
+    ) as c
         on t.ts >= c.ts
 {% endmacro %}
