@@ -130,7 +130,7 @@ def _observed(r: Any, rule: Rule) -> tuple[str, int]:
 
 
 def _run_rules(ctx, con, suite: Suite, columns: list[str], scope: str = "all") -> list[CheckOutcome]:
-    where = scope_where(suite, columns, scope)
+    where = scope_where(con, suite, columns, scope)
     split = partitions(con, suite, columns, where)
     if split is None:
         frames = [where]

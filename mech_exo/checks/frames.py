@@ -35,12 +35,19 @@ def table_columns(con, table: str) -> list[str] | None:
     return [d[0] for d in cur.description]
 
 
-def scope_where(suite: Suite, columns: list[str], scope: str) -> str:
-    """``scope='new'``: only the rows the latest build wrote (``new_rows`` = its watermark), when
-    the suite declares one; else every row."""
+BATCHES = "stg_landing__batches"   # one row per ingest: landed_seq is the stamp of the latest build
+
+
+def scope_where(con, suite: Suite, columns: list[str], scope: str) -> str:
+    """``scope='new'``: only the rows the latest build wrote, when the suite declares its stamp
+    (``new_rows``); else every row. The latest build's stamp is the latest ingest batch's
+    ``landed_seq``, not the table's highest stamp: a build that wrote no row of this table checks
+    none (the highest stamp would select the last build that did — after a first build, all of them)."""
     if scope == "new" and suite.new_rows and suite.new_rows in columns:
         wm = q(suite.new_rows)
-        return f" where {wm} = (select max({wm}) from {q(suite.asset)})"
+        latest = (f"(select max(landed_seq) from {q(BATCHES)})" if table_columns(con, BATCHES) is not None
+                  else f"(select max({wm}) from {q(suite.asset)})")
+        return f" where {wm} = {latest}"
     return ""
 
 

@@ -90,3 +90,18 @@ def test_a_large_table_is_checked_in_hash_parts_with_the_whole_table_verdict(tmp
         assert o.passed == whole[check].passed, check
     assert "F7" in parts["expect_column_values_to_be_unique(fill_id)"].observed
     assert pd.notna(df.ts).all()
+
+
+def test_a_build_that_wrote_no_fills_checks_no_fill_rows(tmp_path):
+    """'The rows the build wrote' are those stamped with the latest batch, not the table's highest
+    stamp: after a first full build of 26M fills, a run that landed no new fill must not check all
+    26M again (it did: 57 s on L), and it must not report an old bad row as new."""
+    home = Home(tmp_path / "h")
+    init_home(home)
+    con = _fills_con(bad_batch=2)                     # every row is from batches 1 and 2 …
+    con.execute("create table stg_landing__batches as select * from (values (1), (2), (3)) t(landed_seq)")
+    quiet = _price_check(run_checks(home, con=con, now=NOW, suites=["fills"], scope="new"))
+    assert quiet.passed and "0 rows" in quiet.observed     # … and batch 3 wrote none
+    con.execute("delete from stg_landing__batches where landed_seq = 3")
+    caught = _price_check(run_checks(home, con=con, now=NOW, suites=["fills"], scope="new"))
+    assert not caught.passed and caught.n_unexpected == 1
