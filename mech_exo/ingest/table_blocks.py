@@ -124,6 +124,11 @@ class TableRun:
 OnPart = Callable[["Part", pa.Table], None]
 
 
+def _name(seq: int, k: int) -> str:
+    """The block file of this run's k-th part."""
+    return f"b{seq:06d}_{k:03d}.parquet"
+
+
 def _where(lo: int, hi: int | None) -> str:
     return f"WHERE rowid > {lo}" + (f" AND rowid <= {hi}" if hi is not None else "")
 
@@ -140,7 +145,7 @@ def _read_parts(db: TradingDb, spec: TableSpec, have: dict[str, str], lo: int, h
         last_rowid = int(raw.column("_rowid")[-1].as_py()) if raw.num_rows else None
         more = raw.num_rows == BLOCK_ROWS and db.any_row(spec.name, _where(last_rowid, hi))
         end = last_rowid if (more or hi is None) else hi
-        part = Part.of(start, end, raw, old if first else [], name=f"b{seq:06d}_{len(parts):03d}.parquet")
+        part = Part.of(start, end, raw, old if first else [], name=_name(seq, len(parts)))
         parts.append(part)
         on_part(part, raw)
         del raw
@@ -150,7 +155,7 @@ def _read_parts(db: TradingDb, spec: TableSpec, have: dict[str, str], lo: int, h
 
 
 def _whole(raw: pa.Table, lo: int, hi: int, old: list[Block], seq: int, on_part: OnPart) -> Part:
-    part = Part.of(lo, hi, raw, old, name=f"b{seq:06d}_000.parquet")
+    part = Part.of(lo, hi, raw, old, name=_name(seq, 0))
     on_part(part, raw)
     return part
 
@@ -214,11 +219,11 @@ def spill(run_directory: Path, part: Part) -> None:
     part.table, part.spilled = None, True
 
 
-def discard_spilled(run: TableRun) -> None:
-    """A run that lands nothing (a violation, an unreadable file) removes what it spilled."""
-    for p in run.parts:
-        if p.spilled:
-            (run.directory / (p.name + PENDING)).unlink(missing_ok=True)
+def discard_spilled(directory: Path, seq: int) -> None:
+    """A run that lands nothing (a violation, an unreadable file, a crash mid-table) removes every
+    block it spilled: all of them, and only them, are named ``b<seq>_…`` + PENDING."""
+    for p in directory.glob(f"b{seq:06d}_*{PENDING}"):   # every ``_name(seq, k)`` + PENDING
+        p.unlink(missing_ok=True)
 
 
 def new_ids(run: TableRun) -> pa.Table | None:

@@ -84,11 +84,8 @@ def read_tables(home: Home, states: dict[str, dict | None], seq: int, now_us: in
         return TablesRead(runs, min(dirty) if dirty else None)
     finally:
         if not done:
-            for run in runs.values():
-                tb.discard_spilled(run)
-            for spec in SPECS:   # a part spilled by a run interrupted mid-table is not in ``runs``
-                for p in table_dir(home, spec.name).glob(f"b{seq:06d}_*{tb.PENDING}"):
-                    p.unlink(missing_ok=True)
+            for spec in SPECS:
+                tb.discard_spilled(table_dir(home, spec.name), seq)
 
 
 class Behind:
