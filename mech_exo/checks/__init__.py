@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from mech_exo.checks.frames import merge, partitions, raised, read_frame, scope_where, table_columns
+from mech_exo.checks.frames import frame_filters, merge, raised, read_frame, table_columns
 from mech_exo.checks.frames import q as _q
 from mech_exo.checks.suites import (
     ERROR,
@@ -55,7 +55,6 @@ from mech_exo.home import Home
 __all__ = ["ERROR", "WARN", "SEVERITIES", "SUITES", "NO_DATA", "EXPECTATIONS_DIR", "FRESHNESS_EXPECTATION",
            "CheckOutcome", "Freshness", "Rule", "Suite", "SuiteError", "declared_checks", "load_suite",
            "freshness_age", "run_suite", "run_checks", "failed_check_names", "outcomes_by_asset"]
-
 
 
 # --- running GX ------------------------------------------------------------------------------------
@@ -130,14 +129,7 @@ def _observed(r: Any, rule: Rule) -> tuple[str, int]:
 
 
 def _run_rules(ctx, con, suite: Suite, columns: list[str], scope: str = "all") -> list[CheckOutcome]:
-    where = scope_where(con, suite, columns, scope)
-    split = partitions(con, suite, columns, where)
-    if split is None:
-        frames = [where]
-    else:
-        key, k = split
-        glue = " and " if where else " where "
-        frames = [f"{where}{glue}{key} % {k} = {j}" for j in range(k)]
+    frames = frame_filters(con, suite, columns, scope)
     per_rule: dict[int, list[Any]] = {}
     derived_errors: dict[str, str] = {}
     for j, frame_where in enumerate(frames):
@@ -253,7 +245,7 @@ def run_checks(home: Home | str | Path, con=None, now: datetime | None = None,
     the latest build wrote — after a full build that is every row; after a tick, its window. Rules
     over the whole table stay with dbt's data tests and ingest (fill_id unique across the table).
     ``scope='all'`` (`exo data validate`, the health check): every row.
-    Either way, more than ``PART_ROWS`` rows are checked in hash-split frames (``_partitions``), so
+    Either way, more than ``PART_ROWS`` rows are checked in hash-split frames (``frames.frame_filters``), so
     memory holds one frame, not the table.
 
     No snapshot yet → one failed outcome saying so (never an exception: the pipeline reports it).

@@ -2,7 +2,7 @@
 
 A suite reads the rows the latest build wrote (scope ``new``) or every row (``all``). Above
 ``PART_ROWS`` rows, a suite whose rules are all row by row is read as K frames split by the hash
-of its unique column (``partitions``): every copy of a value meets in one frame, so each rule's
+of its unique column (``frame_filters``): every copy of a value meets in one frame, so each rule's
 verdict and counts over the K frames (``merge``) are exactly its verdict over the whole table,
 while memory holds one frame (a 26M-fill first build would otherwise copy every fill into one
 pandas frame, ~6 GB).
@@ -51,23 +51,26 @@ def scope_where(con, suite: Suite, columns: list[str], scope: str) -> str:
     return ""
 
 
-def partitions(con, suite: Suite, columns: list[str], where: str) -> tuple[str, int] | None:
-    """(hash key, K) when the rows to check are split into K frames of about ``PART_ROWS`` rows,
-    None for one frame. Only for suites whose rules are all row by row (no derived columns, which
-    may be window expressions) and whose uniqueness rules share one column set: rows are assigned
+def frame_filters(con, suite: Suite, columns: list[str], scope: str) -> list[str]:
+    """The WHERE clause of each pandas frame the suite's rows are read as: one frame, or K of about
+    ``PART_ROWS`` rows. Only suites whose rules are all row by row (no derived columns, which may be
+    window expressions) and whose uniqueness rules share one column set are split: rows are assigned
     by the hash of that key, so every copy of a value lands in the same frame and each rule's
     verdict over the K frames is exactly its verdict over the whole (a 26M-fill first build would
     otherwise copy every fill into one pandas frame: ~6 GB)."""
+    where = scope_where(con, suite, columns, scope)
     if suite.derived or any(r.expect not in ROW_WISE for r in suite.rules):
-        return None
+        return [where]
     keys = {tuple(r.columns) for r in suite.rules if r.expect == "expect_column_values_to_be_unique"}
     if len(keys) > 1 or not set(next(iter(keys), ())) <= set(columns):
-        return None
+        return [where]
     n = con.execute(f"select count(*) from {q(suite.asset)}{where}").fetchone()[0]
     if n <= PART_ROWS:
-        return None
+        return [where]
     key = ", ".join(q(c) for c in next(iter(keys))) if keys else "rowid"
-    return f"hash({key})", -(-n // PART_ROWS)
+    k = -(-n // PART_ROWS)
+    glue = " and " if where else " where "
+    return [f"{where}{glue}hash({key}) % {k} = {j}" for j in range(k)]
 
 
 def read_frame(con, suite: Suite, columns: list[str], where: str = ""):
