@@ -14,7 +14,7 @@
   flagged mark_source = 'fill' (SPEC §3).
 -#}
 {% macro holdings_at(times, position_timeline, mark_timeline, fill_price_timeline) %}
-    {%- set since = '(select min(ts) from ' ~ times ~ ')' %}
+    {%- set since = earliest_ts(times) %}
     {%- set pos = as_of_rows(position_timeline, ['strategy', 'symbol'], ['position'], since) %}
     {%- set mk = as_of_rows(mark_timeline, ['symbol'], ['price'], since) %}
     {%- set fp = as_of_rows(fill_price_timeline, ['symbol'], ['fill_price'], since) %}
@@ -60,27 +60,32 @@
   took 10-20 s whole and 2 s cut (L tier). `first_ts` over it is unchanged where it matters: a key
   that started before `since` keeps a row before `since`, so t >= first_ts holds for every t
   >= since either way. With several rows of one key at its last instant before `since` (a timeline
-  that is not unique by key and ts) either may be returned, as the as-of join would.
+  that is not unique by key and ts) either may be returned, as the as-of join would. `keys` may be
+  empty (one timeline, e.g. cash): then the last row before `since` is the table's.
 -#}
+{% macro earliest_ts(times) -%}
+    (select min(ts) from {{ times }})
+{%- endmacro %}
+
 {% macro as_of_rows(timeline, keys, values, since) %}
-    {%- set k = keys | join(', ') %}
+    {%- set k = (keys | join(', ')) ~ (', ' if keys else '') %}
     (
-        select {{ k }}, ts{% for v in values %}, {{ v }}{% endfor %}
+        select {{ k }}ts{% for v in values %}, {{ v }}{% endfor %}
         from {{ timeline }}
         where ts >= {{ since }}
         union all
-        select {{ k }}, max(ts) as ts{% for v in values %}, arg_max({{ v }}, ts) as {{ v }}{% endfor %}
+        select {{ k }}max(ts) as ts{% for v in values %}, arg_max({{ v }}, ts) as {{ v }}{% endfor %}
         from {{ timeline }}
         where ts < {{ since }}
-        group by {{ k }}
+        {% if keys %}group by {{ keys | join(', ') }}{% endif %}
+        having count(*) > 0
     )
 {%- endmacro %}
 
 {#-
   cash_at(times, cash_timeline): cash(t) and the cumulative flows at each instant of `times`
   (0 before the first event). cash_timeline is int_cash_timeline (ts, cash, cum_flows), one row
-  per distinct ts: the as-of join reads its rows from the earliest instant on plus the one before
-  (as as_of_rows does for the book).
+  per distinct ts: the as-of join reads only the rows as_of_rows keeps (as for the book).
 -#}
 {% macro cash_at(times, cash_timeline) %}
     select
@@ -89,16 +94,6 @@
         coalesce(c.cash, 0) as cash,
         coalesce(c.cum_flows, 0) as cum_flows
     from {{ times }} as t
-    asof left join (
-        select ts, cash, cum_flows from {{ cash_timeline }}
-        where ts >= (select min(ts) from {{ times }})
-        union all
-        select * from (
-            select ts, cash, cum_flows from {{ cash_timeline }}
-            where ts < (select min(ts) from {{ times }})
-            order by ts desc
-            limit 1
-        )
-    ) as c
+    asof left join {{ as_of_rows(cash_timeline, [], ['cash', 'cum_flows'], earliest_ts(times)) }} as c
         on t.ts >= c.ts
 {% endmacro %}
