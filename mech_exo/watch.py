@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from mech_exo.home import Home, exo_home_env, inputs_fingerprint  # noqa: F401 (re-exported)
+from mech_exo.warehouse.storage import connect_build, retire_unreadable_build
 
 # how often an idle watcher delivers the outbox and runs due escalations (no daemon needed)
 SERVICE_EVERY_S = 30.0
@@ -108,6 +109,7 @@ class Watcher:
         if config_halt is not None:  # halted + CRITICAL; the next tick tries again once it reads
             res.guards, res.failed_step, res.error = config_halt, "config", config_halt[0]["message"]
             return res
+        retire_unreadable_build(home)   # a build file from an older setup: rebuilt in full below
         quick = self.fast_path and home.build_db.exists()
         try:
             # on the halt's path: new rows, plus counts/rowid sums of every old block and the content
@@ -158,7 +160,6 @@ class Watcher:
 
     def _fast_halt(self, ing, now: datetime | None, res: TickResult) -> str:
         """Build what the sentinel reads, judge it on the build database, halt if it says so."""
-        import duckdb
 
         from mech_exo.config import load_risk_config
         from mech_exo.guard_runner import tick as guard_tick
@@ -172,7 +173,7 @@ class Watcher:
         b = build(self.home, select=" ".join(models), manifest=self.manifest, command="run")
         if not b.success:
             return f"skipped: {b.error or 'a model failed'} (the full build reports it)"
-        con = duckdb.connect(str(self.home.build_db))  # this process's own writer's configuration
+        con = connect_build(self.home)  # this process's own writer's configuration
         try:
             ok, why = fast_path.ready(con, ing.dirty_from, load_risk_config(self.home.risk_yml)["session"])
             if not ok:

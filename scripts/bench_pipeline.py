@@ -19,8 +19,9 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import duckdb
 import pandas as pd
+
+from mech_exo.warehouse.storage import connect_build
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -39,7 +40,7 @@ def next_weekday(d: date) -> date:
 
 def tick(home: Home, day: date, i: int, now: datetime) -> float:
     """Land one 5-minute batch (one mark per symbol, one fill) and rebuild incrementally."""
-    con = duckdb.connect(str(home.build_db))  # same process as the in-process dbt build: same config
+    con = connect_build(home)  # same process as the in-process dbt build: same config
     last = con.execute("select symbol, arg_max(price, ts) from stg_landing__marks group by 1").fetchall()
     con.close()
     ts = datetime(day.year, day.month, day.day, 14, 35, tzinfo=timezone.utc) + timedelta(minutes=5 * i)
@@ -89,7 +90,7 @@ def run(end: date, years: int) -> dict:
         t_full = time.perf_counter() - t0
         assert result.success, result.error
         ticks = [tick(home, day, i, now) for i in range(3)]
-        with duckdb.connect(str(home.build_db)) as con:
+        with connect_build(home) as con:
             sessions, marks = con.execute("select (select count(*) from int_sessions), "
                                           "(select count(*) from stg_landing__marks)").fetchone()
         return {"sessions": sessions, "marks": marks,

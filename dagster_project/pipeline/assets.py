@@ -20,6 +20,7 @@ from dagster_project.resources import ExoHomeResource
 from mech_exo.config import dbt_vars, load_risk_config
 from mech_exo.home import REPO_ROOT
 from mech_exo.runstate import dbt_failed_tests, read_state, write_record
+from mech_exo.warehouse.storage import retire_unreadable_build
 
 SNAPSHOT_KEY = dg.AssetKey("analytics_snapshot")
 
@@ -66,8 +67,11 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
 
 
-def needs_full_refresh(exo: ExoHomeResource, config: DbtBuildConfig) -> bool:
+def needs_full_refresh(exo: ExoHomeResource, config: DbtBuildConfig, log=None) -> bool:
     home = exo.home
+    retired = retire_unreadable_build(home)
+    if retired and log is not None:
+        log.info(retired)
     if config.full_refresh or not home.build_db.exists():
         return True
     rec = read_state(home, "ingest.json")
@@ -89,7 +93,7 @@ def exo_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, exo: 
     home = exo.home
     risk = load_risk_config(home.risk_yml)
     args = ["build", "--vars", json.dumps(dbt_vars(risk))]
-    if needs_full_refresh(exo, config):
+    if needs_full_refresh(exo, config, context.log):
         args.append("--full-refresh")
     invocation = dbt.cli(args, context=context, target_path=home.warehouse_dir / "dbt_target",
                          raise_on_error=False)

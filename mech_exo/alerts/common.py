@@ -11,9 +11,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from mech_exo import snapshot
 from mech_exo.alerts.settings import TelegramSecrets, default_settings, load_alert_settings
 from mech_exo.config import ConfigError
-from mech_exo.events import append_event, iso_utc
+from mech_exo.events import iso_utc
 from mech_exo.home import Home
 
 SEVERITY_MARK = {"CRITICAL": "🛑", "WARNING": "⚠️", "INFO": "ℹ️"}
@@ -82,7 +83,7 @@ def record_delivery(home: Home, alert_id: str | None, channel: str | None, deliv
     ev = {"event": "delivery", "alert_id": alert_id, "at": iso_utc(), "channel": channel,
           "delivered": delivered, "attempts": attempts, "error": error, **extra}
     try:
-        append_event(home.event_log("alerts"), ev)
+        snapshot.append(home, "alerts", ev)
     except OSError as exc:
         print(f"alerts: could not record delivery for {alert_id} in {home.event_log('alerts')}: {exc}",
               file=sys.stderr)

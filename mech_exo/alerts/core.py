@@ -15,13 +15,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mech_exo import snapshot
 from mech_exo.alerts.common import console_line, record_delivery, reset_notices, settings_for, telegram_ready, telegram_text
 from mech_exo.alerts.deliverer import deliver_parked, park_telegram
 from mech_exo.alerts.escalation import escalate_new_alert
 from mech_exo.alerts.redact import scrub
 from mech_exo.alerts.settings import SEVERITIES, TelegramSecrets, telegram_secrets
 from mech_exo.alerts.state import file_lock, find_by_dedup, load_state, view
-from mech_exo.events import append_event, iso_utc, utc_now
+from mech_exo.events import iso_utc, utc_now
 from mech_exo.home import Home
 
 __all__ = ["send_alert", "new_alert_id", "reset_notices", "console_line", "telegram_text", "telegram_ready"]
@@ -81,7 +82,7 @@ def _send(home: Home, severity: Any, type: Any, message: Any, dedup_key: str | N
                 prior = find_by_dedup(load_state(home), dedup_key)
                 if prior is not None:
                     return {**view(prior), "duplicate": True}
-            append_event(home.event_log("alerts"), rec)
+            snapshot.append(home, "alerts", rec)
     except OSError as exc:
         log_error = f"could not write {home.event_log('alerts')}: {exc}"
     out = {k: v for k, v in rec.items() if k != "event"}

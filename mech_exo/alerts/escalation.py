@@ -16,6 +16,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from mech_exo import snapshot
 from mech_exo.alerts.common import settings_for, telegram_ready
 from mech_exo.alerts.deliverer import deliver_parked, park_telegram
 from mech_exo.alerts.settings import TelegramSecrets, telegram_secrets
@@ -93,7 +94,7 @@ def _perform(home: Home, action: dict[str, Any], cfg: dict[str, Any], secrets: T
             if not res["delivered"] and res["outbox_ids"]:
                 ev["outbox_id"] = res["outbox_ids"][0]
     ev["at"] = iso_utc()
-    append_event(home.event_log("alerts"), ev)
+    snapshot.append(home, "alerts", ev)
     return ev
 
 
@@ -131,5 +132,6 @@ def ack(home: Home, alert_id: str, by: str) -> dict[str, Any]:
             return {"alert_id": alert_id, "acked_by": st["ack"].get("acked_by"), "acked_at": st["ack"].get("at"),
                     "already_acked": True, "escalation_level": view(st)["escalation_level"]}
         ev = append_event(path, {"event": "ack", "alert_id": alert_id, "at": iso_utc(), "acked_by": str(by).strip()})
+    snapshot.events_changed(home)
     return {"alert_id": alert_id, "acked_by": ev["acked_by"], "acked_at": ev["at"], "already_acked": False,
             "escalation_level": view(st)["escalation_level"]}

@@ -26,7 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from mech_exo.events import append_event, iso_utc
+from mech_exo import snapshot
+from mech_exo.events import iso_utc
 from mech_exo.home import Home
 
 
@@ -158,7 +159,7 @@ def bury(home: Home, path: Path, item: dict[str, Any], reason: str) -> None:
     item = dict(item, dead_reason=reason, dead_at=iso_utc())
     _write_atomic(outbox_dir(home) / "dead" / path.name, item)
     remove(path)
-    append_event(home.event_log("alerts"), {
+    snapshot.append(home, "alerts", {
         "event": "delivery", "alert_id": item.get("alert_id"), "at": iso_utc(), "channel": item.get("channel"),
         "delivered": False, "attempts": item.get("attempts", 0), "error": f"given up: {reason}",
         "via": "outbox", "method": item.get("method")})

@@ -31,6 +31,7 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "data": ("mech_exo.cli.data", "data", "Validate the data (GE, raw inputs), refresh it, repair it by a full rebuild."),
     "health": ("mech_exo.cli.health", "health", "Health of the snapshot database, the installation, every component."),
     "flows": ("mech_exo.cli.flows", "flows", "Dagster jobs, sensors, schedules: status, runs, restart, monitor, dev."),
+    "sql": ("mech_exo.cli.sql", "sql_cmd", "SQL on the published snapshot, read-only (no QUERY: an interactive shell)."),
     "dashboard": ("mech_exo.cli.dashboard", "dashboard", "The risk dashboard process: status, restart, stop, health."),
 }
 

@@ -5,9 +5,10 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from mech_exo import snapshot
 from mech_exo.alerts import send_alert
 from mech_exo.drill.model import GREEN_BELOW_DAYS, REASON_OFF, DrillError
-from mech_exo.events import append_event, parse_utc, utc_now
+from mech_exo.events import parse_utc, utc_now
 from mech_exo.home import Home
 
 # --- report and record ----------------------------------------------------------------------------
@@ -86,7 +87,7 @@ def _finish(home: Home, rec: dict) -> dict:
     report = _report_path(home, started)
     rec["report_path"] = str(report.relative_to(home.root)) if report.is_relative_to(home.root) else str(report)
     report.write_text(render_report(rec), encoding="utf-8")
-    append_event(home.event_log("drills"), rec)
+    snapshot.append(home, "drills", rec)
     mode = "dry-run" if rec["dry_run"] else "live"
     severity = "INFO" if rec["status"] == "PASS" else "CRITICAL"
     msg = f"Rollback drill {rec['drill_id']} ({mode}): {rec['status']}"

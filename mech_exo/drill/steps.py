@@ -8,6 +8,7 @@ from typing import Any, Callable
 import yaml
 
 from mech_exo import killswitch as ks
+from mech_exo import snapshot
 from mech_exo.drill.model import (
     REASON_DONE,
     REASON_EMERGENCY,
@@ -18,7 +19,7 @@ from mech_exo.drill.model import (
     Progress,
     Step,
 )
-from mech_exo.events import append_event, iso_utc
+from mech_exo.events import iso_utc
 
 
 def _same_as_pre(st: ks.KillSwitchState, pre: ks.KillSwitchState) -> bool:
@@ -124,8 +125,8 @@ def _restore_by_writing_backup(run: DrillRun, reason: str, why: str) -> None:
                                            "trigger": pre.trigger, "updated_at": now, "updated_by": run.by,
                                            "history": history}))
     if run.log_event:
-        append_event(run.home.event_log("killswitch"),
-                     {**entry, "previous_enabled": bool(cur.readable and cur.trading_enabled), "dry_run": False})
+        snapshot.append(run.home, "killswitch",
+                        {**entry, "previous_enabled": bool(cur.readable and cur.trading_enabled), "dry_run": False})
 
 
 def emergency_restore(run: DrillRun, reason: str = REASON_EMERGENCY) -> dict:

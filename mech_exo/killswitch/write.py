@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 import yaml
 
+from mech_exo import snapshot
 from mech_exo.events import iso_utc, utc_now
 from mech_exo.home import Home
 from mech_exo.killswitch import audit, halt
@@ -148,7 +149,7 @@ def consolidate(home: Home, path: Path | None = None, log_event: bool = True) ->
         if state.halt_status == "halt" and state.readable:
             out.update(_fold(home, path, state, log_event))
         elif log_event:
-            out["audit"] = a = audit.log(home.event_log("killswitch"), path, [])
+            out["audit"] = a = _audit(home, path, [])
             if not a["logged"]:
                 out["warnings"].append(f"the audit backlog {audit.backlog_path(path)} could not be flushed into "
                                        f"{a['file']} ({a['error']}); it is kept and retried on the next write")
@@ -156,6 +157,13 @@ def consolidate(home: Home, path: Path | None = None, log_event: bool = True) ->
 
 
 # --- internals of a change ------------------------------------------------------------------------
+
+def _audit(home: Home, path: Path, events: list[dict]) -> dict:
+    """Log ``events`` (and any backlog) to killswitch.jsonl, then bring SQL's killswitch_events up to it."""
+    info = audit.log(home.event_log("killswitch"), path, events)
+    snapshot.events_changed(home)
+    return info
+
 
 def _why(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {exc}"
@@ -201,7 +209,7 @@ def _after_yml_written(home: Home, path: Path, state: KillSwitchState, events: l
             out["warnings"].append(f"the halt file {hp} could not be set back to CLEAR ({_why(exc)}): trading "
                                    f"stays DISABLED by it until a later kill-switch write clears it")
     if log_event:
-        out["audit"] = audit.log(home.event_log("killswitch"), path, _late_events(state) + events)
+        out["audit"] = _audit(home, path, _late_events(state) + events)
         out["warnings"] += _audit_warnings(out["audit"], path, changed)
     return out
 
@@ -317,7 +325,7 @@ def _halt_fallback(home, path, state, record, entry, new_state, exc, ensured, lo
     audit_info = None
     if log_event:
         ev = {**record, "halt_id": h["id"]} if via == "halt_file" else record
-        audit_info = audit.log(home.event_log("killswitch"), path, [ev])
+        audit_info = _audit(home, path, [ev])
         if via == "halt_file" and (audit_info["logged"] or audit_info["kept_in"]):
             try:  # so the fold does not log it a second time
                 halt.write_halt(hp, [{**x, "logged": True} if x["id"] == h["id"] else x for x in kept])

@@ -15,6 +15,7 @@ from pathlib import Path
 from mech_exo.home import Home, inputs_fingerprint
 from mech_exo.runstate import read_state, write_record
 from mech_exo.warehouse.dbt import DBT_PROJECT_DIR
+from mech_exo.warehouse.storage import SHELL_MAX_FORMAT, storage_format
 
 RECORD = "last_build.json"
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
@@ -51,6 +52,8 @@ def unchanged_since(home: Home, key: str) -> str | None:
     if not isinstance(rec, dict) or rec.get("key") != key:
         return None
     if not (home.analytics_db.exists() and home.build_db.exists()):
+        return None
+    if (storage_format(home.build_db) or 0) > SHELL_MAX_FORMAT:   # made by an older setup: rebuild it
         return None
     return str(rec.get("run_id") or "?")
 

@@ -6,7 +6,7 @@ with events as (
 alerts as (
     select
         alert_id,
-        "at",
+        event_at as raised_at,
         severity,
         type,
         message,
@@ -41,7 +41,7 @@ acks as (
     select
         alert_id,
         acked_by,
-        "at" as acked_at
+        event_at as acked_at
     from events
     where event = 'ack'
     qualify row_number() over (partition by alert_id order by event_seq) = 1
@@ -50,7 +50,7 @@ acks as (
 escalations as (
     select
         alert_id,
-        max("at") as last_escalated_at,
+        max(event_at) as last_escalated_at,
         count(*) as n_escalations,
         arg_max(level, event_seq) as escalation_level
     from events
@@ -61,7 +61,7 @@ escalations as (
 final as (
     select
         a.alert_id,
-        a."at",
+        a.raised_at,
         a.severity,
         a.type,
         a.message,
@@ -80,4 +80,4 @@ final as (
 )
 
 select * from final
-order by "at"
+order by raised_at

@@ -5,12 +5,13 @@ with killswitch as (
 
 changes as (
     select
-        "at",
+        changed_at,
         action,
         trading_enabled,
         reason,
         trigger,
-        "by",
+        changed_by as "by",  -- SPEC §3's name, but a DuckDB keyword: changed_by reads unquoted
+        changed_by,
         approved_by,
         previous_enabled,
         guard,
@@ -22,4 +23,4 @@ changes as (
 )
 
 select * from changes
-order by "at", event_seq
+order by changed_at, event_seq

@@ -8,7 +8,7 @@ renamed as (
         row_number() over () as event_seq,
         event,
         alert_id,
-        cast(cast("at" as timestamptz) as timestamp) as "at",
+        cast(cast("at" as timestamptz) as timestamp) as event_at,
         severity,
         type,
         message,

@@ -26,6 +26,7 @@ from mech_exo.alerts import reset_notices, send_alert
 from mech_exo.cli.main import GROUPS, cli
 from mech_exo.events import append_event, iso_utc, read_events, utc_now
 from mech_exo.home import Home, init_home
+from mech_exo.warehouse.storage import connect_build
 
 CHAT = "-1009876543"
 LAST = date(2026, 11, 20)
@@ -337,7 +338,7 @@ def test_repair_daily_metrics_rebuilds_and_reports_what_changed(home):
 
     (rows, pnl), = q(home, "select count(*), sum(pnl) from daily_metrics")
     (day_pnl,), = q(home, "select pnl from daily_metrics where session_date = ?", [LAST])
-    con = duckdb.connect(str(home.build_db))  # a damaged model, published: what repair is for
+    con = connect_build(home)  # a damaged model, published: what repair is for
     con.execute("delete from daily_metrics where session_date = ?", [LAST])
     con.close()
     publish(home)

@@ -21,6 +21,8 @@ import pytest
 from conftest import copy_home
 from conftest import snapshot_query as q
 
+from mech_exo.warehouse.storage import connect_build
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "dashboard"
 # After the synthetic history's last session (2026-11-20, close 21:00 UTC): outside the session.
@@ -127,7 +129,7 @@ def test_engine_last_update_and_connection(crash_dash, empty_home):
 
 def test_reads_never_touch_the_build_lock(mutable_home):
     """A build holding its write connection on build.duckdb must not disturb any read."""
-    build = duckdb.connect(str(mutable_home.build_db))  # the writer, as dbt holds it during a build
+    build = connect_build(mutable_home)  # the writer, as dbt holds it during a build
     try:
         build.execute("begin transaction")
         build.execute("create table _in_flight as select 1 as x")
