@@ -13,7 +13,7 @@ import sys
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from mech_exo import snapshot
 from mech_exo.alerts.common import console_line, record_delivery, reset_notices, settings_for, telegram_ready, telegram_text
@@ -33,8 +33,10 @@ def new_alert_id(now: datetime) -> str:
     return f"A{now.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-def _route(cfg: dict[str, Any], severity: str, channels: list[str] | None, secrets: TelegramSecrets) -> tuple[list[str], dict]:
+def _route(cfg: dict[str, Any], severity: str, channels: list[str] | None, secrets: TelegramSecrets,
+           also: Sequence[str] = ()) -> tuple[list[str], dict]:
     wanted = list(channels) if channels else list(cfg["routing"].get(severity, ["console", "log"]))
+    wanted += [ch for ch in also if ch not in wanted]
     skipped = {}
     out = []
     for ch in wanted:
@@ -65,11 +67,12 @@ def _normalise(severity: Any, type: Any, message: Any, details: dict | None) -> 
 
 
 def _send(home: Home, severity: Any, type: Any, message: Any, dedup_key: str | None, details: dict | None,
-          attachment: Path | None, channels: list[str] | None, now: datetime | None) -> dict[str, Any]:
+          attachment: Path | None, channels: list[str] | None, now: datetime | None,
+          also: Sequence[str] = ()) -> dict[str, Any]:
     cfg, config_error = settings_for(home)
     secrets = telegram_secrets()
     sev, typ, msg, details, notes = _normalise(severity, type, message, details)
-    chans, skipped = _route(cfg, sev, channels, secrets)
+    chans, skipped = _route(cfg, sev, channels, secrets, also)
     when = now or utc_now()
     rec = {"event": "alert", "alert_id": new_alert_id(when), "at": iso_utc(when), "severity": sev, "type": typ,
            "message": msg, "dedup_key": dedup_key, "channels": chans, "details": details}
@@ -119,15 +122,17 @@ def _send(home: Home, severity: Any, type: Any, message: Any, dedup_key: str | N
 
 def send_alert(home: Home, *, severity: str, type: str, message: str, dedup_key: str | None = None,
                details: dict | None = None, attachment: Path | None = None,
-               channels: list[str] | None = None, now: datetime | None = None) -> dict[str, Any]:
+               channels: list[str] | None = None, now: datetime | None = None,
+               also: Sequence[str] = ()) -> dict[str, Any]:
     """Raise an alert. Never raises; returns the alert record with its delivery outcome.
 
-    ``channels`` overrides the severity routing (used by ``exo test alerts --channel``); ``now``
+    ``channels`` overrides the severity routing (used by ``exo test alerts --channel``); ``also``
+    adds channels to it (a drill goes to Telegram whatever INFO's routing says, SPEC §6); ``now``
     stamps the alert (tests and replays). A repeated ``dedup_key`` returns the first alert's current
     state with ``duplicate=True`` and sends nothing.
     """
     try:
-        return _send(home, severity, type, message, dedup_key, details, attachment, channels, now)
+        return _send(home, severity, type, message, dedup_key, details, attachment, channels, now, also)
     except Exception as exc:  # last line of defence: the alert system itself broke
         err = scrub(f"{exc.__class__.__name__}: {exc}")
         print(f"[{str(severity).upper()}] {type}: {message} (ALERT SYSTEM ERROR: {err})", file=sys.stderr, flush=True)

@@ -96,5 +96,5 @@ def _finish(home: Home, rec: dict) -> dict:
     alert = send_alert(home, severity=severity, type="drill", message=msg, dedup_key=f"drill:{rec['drill_id']}",
                        details={"status": rec["status"], "dry_run": rec["dry_run"], "report": rec["report_path"],
                                 "emergency_restore": (rec.get("emergency_restore") or {}).get("detail")},
-                       attachment=report)
+                       attachment=report, also=["telegram"])   # SPEC §6: every drill, whatever INFO's routing
     return {**rec, "report_file": str(report), "alert_id": alert.get("alert_id")}

@@ -510,3 +510,23 @@ def test_scrub_hides_token_shaped_text_even_when_no_token_is_configured(home):
     clean = scrub(text)
     assert "other-secret" not in clean and "ABCdefGHIjklMNOpqrSTUvwx" not in clean
     assert scrub("/home/bottle/report.md") == "/home/bottle/report.md"  # ordinary paths untouched
+
+
+# --- drills (SPEC §6: every drill reaches Telegram with its report, whatever INFO's routing says) ---
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "live"])
+def test_every_passing_drill_goes_to_telegram_with_its_report(live, tg, dry_run):
+    from mech_exo import drill as dr
+
+    assert load_alert_settings(live.alerts_yml)["routing"]["INFO"] == ["console", "log"]   # INFO: no Telegram
+    rec = dr.run_drill(live, dry_run=dry_run, wait_s=0, skip_frequency_check=True, sleep=lambda s: None)
+    assert rec["status"] == "PASS"
+    report = live.root / rec["report_path"]
+    (msg,) = tg.calls("sendMessage")
+    assert rec["drill_id"] in msg["json"]["text"] and "PASS" in msg["json"]["text"] and "INFO" in msg["json"]["text"]
+    (doc,) = tg.calls("sendDocument")
+    assert doc["files"]["document"]["filename"] == report.name
+    assert doc["files"]["document"]["content"] == report.read_bytes()
+    assert tg_delivery(live, rec["alert_id"])["delivered"] is True
+    # any other INFO keeps its routing: console and log only
+    other = send_alert(live, severity="INFO", type="test", message="routine")
+    assert "telegram" not in other["channels"] and len(tg.calls("sendMessage")) == 1
