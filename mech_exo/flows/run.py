@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from mech_exo import snapshot
 from mech_exo.guard_runner import service_alerts
 from mech_exo.home import Home, exo_home_env
 from mech_exo.pipeline_state import pipeline_failure_alert
@@ -213,7 +214,8 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
         return report
     if same_as:
         report.unchanged_since = same_as
-        _notify(progress, f"inputs, event logs, risk.yml and models unchanged since run {same_as[:8]}: "
+        snapshot.catch_up(home)   # an event a failed background refresh left out of SQL
+        _notify(progress, f"inputs, risk.yml and models unchanged since run {same_as[:8]}: "
                           "the guards re-judge the published snapshot (no ingest, no build; --full-refresh forces one)")
     else:
         _notify(progress, "data_pipeline: ingest → dbt build → publish → checks (Dagster, in-process)")

@@ -1,7 +1,9 @@
 """What a build's result depends on, as one fingerprint: `exo run` on an unchanged home skips the build.
 
-Why: the build is a pure function of the inputs (trading.db, marks, securities), the event logs
-(the event models), config/risk.yml (the dbt vars) and the project's models and macros. When none
+Why: the build is a pure function of the inputs (trading.db, marks, securities), config/risk.yml
+(the dbt vars) and the project's models and macros. The event logs are not among them: the event
+models are views, refreshed in the snapshot by every event write (``mech_exo.snapshot``), so a halt
+or an alert does not make the next run build again. When none
 of those changed since the last successful run, a new build would write the same tables; `exo run`
 then only re-judges the guards on the published snapshot (their answer depends on the clock:
 freshness, the session window) — seconds instead of a full build. No file is read to compute it:
@@ -36,8 +38,6 @@ def _stat_lines(paths) -> list[str]:
 def build_key(home: Home, project_dir: Path = DBT_PROJECT_DIR) -> str:
     h = hashlib.sha256()
     h.update(inputs_fingerprint(home).encode())
-    events = sorted(p for p in home.events_dir.glob("*") if p.is_file()) if home.events_dir.exists() else []
-    h.update("\n".join(_stat_lines(events)).encode())
     h.update(home.risk_yml.read_bytes() if home.risk_yml.exists() else b"")
     code = [project_dir / f for f in PROJECT_FILES]
     for d in PROJECT_DIRS:

@@ -15,7 +15,7 @@ import datagen
 import pandas as pd
 import pytest
 import yaml
-from conftest import AFTER_LAST_SESSION
+from conftest import AFTER_LAST_SESSION, snapshot_query
 
 from mech_exo.events import read_events
 from mech_exo.home import REPO_ROOT, Home, init_home
@@ -478,30 +478,33 @@ def test_exo_flows_stop_ends_the_watcher_and_frees_the_warehouse(tmp_path):
 
 def test_exo_run_on_an_unchanged_home_only_rejudges_the_guards(tmp_path):
     """Nothing the build reads changed: no ingest, no build, the guards judge the snapshot again
-    (they depend on the clock); a new fill, a kill-switch event or an edited risk.yml rebuilds."""
+    (they depend on the clock); a new fill or an edited risk.yml rebuilds. An event (a halt, an
+    alert) does not: the event models are refreshed in the snapshot as each event is written
+    (mech_exo/snapshot.py), so the run after a halting run is a re-judge, not a build."""
     import sqlite3
 
+    from mech_exo import snapshot
     from mech_exo.flows.run import run_pipeline
     from mech_exo.killswitch import set_trading
 
     home = tiny_home(tmp_path)
     first = run_pipeline(home, now=AFTER_LAST_SESSION)
     assert first.ok and first.unchanged_since is None and first.ingest is not None
-    if (home.events_dir / "alerts.jsonl").stat().st_size:
-        # its guards alerted: the event models must show that, so the next run builds once more
-        first = run_pipeline(home, now=AFTER_LAST_SESSION)
-        assert first.ok and first.unchanged_since is None
+    snapshot.wait_for_refresh()
     snap = home.analytics_db.stat().st_mtime_ns
 
     again = run_pipeline(home, now=AFTER_LAST_SESSION)
-    assert again.ok and again.unchanged_since == first.run_id
+    assert again.ok and again.unchanged_since == first.run_id, "the first run's alerts did not force a build"
     assert again.guards and again.headline == first.headline
+    snapshot.wait_for_refresh()
     assert home.analytics_db.stat().st_mtime_ns == snap, "nothing was rebuilt or republished"
 
     set_trading(home, enabled=False, reason="manual test halt", trigger="manual", by="test")  # an event
     after_event = run_pipeline(home, now=AFTER_LAST_SESSION)
-    assert after_event.ok and after_event.unchanged_since is None
-    assert home.analytics_db.stat().st_mtime_ns > snap
+    assert after_event.ok and after_event.unchanged_since == first.run_id
+    snapshot.wait_for_refresh()
+    assert snapshot_query(home, "select reason from killswitch_events where reason = 'manual test halt'") \
+        == [{"reason": "manual test halt"}], "the event is in SQL without a build"
 
     with sqlite3.connect(home.trading_db) as c:
         c.execute("insert into fills values ('LATE1', '2026-11-17T15:30:00Z', 'AAA', 'BUY', 1, 100.0, 0.0, 'alpha')")
