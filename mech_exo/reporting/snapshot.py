@@ -5,7 +5,9 @@ reader can never take (or wait for) the lock the dbt build needs, and never sees
 """
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 from mech_exo.home import Home
@@ -15,11 +17,27 @@ class NoData(RuntimeError):
     """The home has no published data yet (or lacks a model): the message says what to run."""
 
 
+def _which(home: Home) -> str:
+    """Where the home came from, when it was not named on the command line."""
+    env = os.environ.get("EXO_HOME")
+    if env and Path(env).expanduser().resolve() == home.root:
+        return " (from EXO_HOME)"
+    if not env and Path.cwd().resolve() == home.root:
+        return " (the current directory: EXO_HOME is not set)"
+    return ""
+
+
 def connect(home: Home):
     import duckdb
 
     path = home.analytics_db
     if not path.exists():
+        if not home.root.is_dir():
+            raise NoData(f"no home at {home.root}{_which(home)}: the directory does not exist — pass --home DIR "
+                         "or set EXO_HOME to a home (`exo --home DIR init` writes a new one)")
+        if not home.config_dir.is_dir():
+            raise NoData(f"{home.root}{_which(home)} is not an exo home (it has no config/) — pass --home DIR "
+                         "or set EXO_HOME to a home (`exo --home DIR init` writes a new one)")
         raise NoData(f"no data yet in {home.root} — run `exo run` (or `exo demo` for sample data)")
     return duckdb.connect(str(path), read_only=True)
 

@@ -199,3 +199,21 @@ def test_the_profile_and_the_code_pin_the_same_storage_version():
 
     prof = yaml.safe_load((REPO / "profiles.yml").read_text())["mech_exo"]["outputs"]["build"]
     assert prof["config_options"]["storage_compatibility_version"] == STORAGE_VERSION
+
+
+def test_a_missing_home_or_a_directory_that_is_not_one_is_named_as_such(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "EXO_HOME"}
+    exo = [str(BIN / "exo")]
+    gone = tmp_path / "no-such-home"
+    res = subprocess.run(exo + ["--home", str(gone), "risk", "current"], capture_output=True, text=True, env=env)
+    assert res.returncode == 1 and f"no home at {gone}" in res.stderr and "does not exist" in res.stderr
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    res = subprocess.run(exo + ["sql", "select 1"], capture_output=True, text=True, env=env, cwd=plain)
+    assert res.returncode == 1 and "is not an exo home" in res.stderr and "EXO_HOME is not set" in res.stderr
+    res = subprocess.run(exo + ["kill", "history"], capture_output=True, text=True, cwd=tmp_path,
+                         env={**env, "EXO_HOME": str(gone)})
+    assert "Traceback" not in res.stderr
+    res = subprocess.run(exo + ["risk", "current"], capture_output=True, text=True, cwd=tmp_path,
+                         env={**env, "EXO_HOME": str(gone)})
+    assert res.returncode == 1 and "(from EXO_HOME)" in res.stderr and "no data yet" not in res.stderr
