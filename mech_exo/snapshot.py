@@ -112,9 +112,9 @@ def refresh_events(home: Home) -> bool:
                 for _, sql in rows:
                     con.execute(sql.replace(EVENTS_DIR, str(home.events_dir)))
                 con.execute("commit")
+                _materialize(con, home.events_dir, tmp)
             finally:
                 con.close()
-            materialize_views(tmp, home.events_dir)
             replace(home, tmp)
             return True
         finally:
@@ -130,29 +130,37 @@ def materialize_views(path: Path, events_dir: Path) -> list[str]:
 
     con = duckdb.connect(str(path))
     try:
-        con.execute("begin")
-        record_event_views(con, events_dir)
-        views = con.execute("select schema_name, view_name from duckdb_views() where not internal "
-                            "and not temporary order by view_name").fetchall()
-        for schema, name in views:
-            con.execute(f'create table "{schema}"."__published_{name}" as select * from "{schema}"."{name}"')
-        pending = list(views)
-        while pending:  # a view another view reads is dropped after its reader
-            left = []
-            for schema, name in pending:
-                try:
-                    con.execute(f'drop view "{schema}"."{name}"')
-                except duckdb.DependencyException:
-                    left.append((schema, name))
-            if len(left) == len(pending):
-                raise SnapshotError(f"publish: cannot drop views {left} in {path}")
-            pending = left
-        for schema, name in views:
-            con.execute(f'alter table "{schema}"."__published_{name}" rename to "{name}"')
-        con.execute("commit")
-        con.execute("checkpoint")
+        return _materialize(con, events_dir, path)
     finally:
         con.close()
+
+
+def _materialize(con: Any, events_dir: Path, path: Path) -> list[str]:
+    """``materialize_views`` on an open connection (``refresh_events`` re-creates the event views
+    and materialises them on the one it already has)."""
+    import duckdb
+
+    con.execute("begin")
+    record_event_views(con, events_dir)
+    views = con.execute("select schema_name, view_name from duckdb_views() where not internal "
+                        "and not temporary order by view_name").fetchall()
+    for schema, name in views:
+        con.execute(f'create table "{schema}"."__published_{name}" as select * from "{schema}"."{name}"')
+    pending = list(views)
+    while pending:  # a view another view reads is dropped after its reader
+        left = []
+        for schema, name in pending:
+            try:
+                con.execute(f'drop view "{schema}"."{name}"')
+            except duckdb.DependencyException:
+                left.append((schema, name))
+        if len(left) == len(pending):
+            raise SnapshotError(f"publish: cannot drop views {left} in {path}")
+        pending = left
+    for schema, name in views:
+        con.execute(f'alter table "{schema}"."__published_{name}" rename to "{name}"')
+    con.execute("commit")
+    con.execute("checkpoint")
     return [name for _, name in views]
 
 
@@ -174,8 +182,12 @@ def catch_up(home: Home) -> bool:
     """Refresh now (in this thread) when an event is not in the snapshot yet: for a run that skips
     the build, so its SQL never lags the logs even if a background refresh failed. True if it did."""
     wait_for_refresh()
-    if not events_newer(home):
-        return False
+    return events_newer(home) and _refresh_quietly(home)
+
+
+def _refresh_quietly(home: Home) -> bool:
+    """``refresh_events``, a failure logged, not raised: the log holds the event, the next publish
+    or catch-up carries it."""
     try:
         return refresh_events(home)
     except Exception as exc:
@@ -224,11 +236,7 @@ class _Refresher:
                     self.done.notify_all()
                     return
                 self.dirty = False
-            try:
-                refresh_events(self.home)
-            except Exception as exc:   # the log holds the event; the next publish carries it
-                log.warning("event tables of %s not refreshed: %s: %s", self.home.analytics_db,
-                            type(exc).__name__, exc)
+            _refresh_quietly(self.home)
 
     def wait(self, timeout: float | None) -> bool:
         with self.lock:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Iterator
 
-from mech_exo.home import Home
+from mech_exo.home import Home, resolve_home
 
 
 class NoData(RuntimeError):
@@ -18,13 +17,10 @@ class NoData(RuntimeError):
 
 
 def _which(home: Home) -> str:
-    """Where the home came from, when it was not named on the command line."""
-    env = os.environ.get("EXO_HOME")
-    if env and Path(env).expanduser().resolve() == home.root:
-        return " (from EXO_HOME)"
-    if not env and Path.cwd().resolve() == home.root:
-        return " (the current directory: EXO_HOME is not set)"
-    return ""
+    """Where the home came from, when it was not named on the command line (resolve_home's rule)."""
+    if resolve_home(None) != home.root:
+        return ""
+    return " (from EXO_HOME)" if os.environ.get("EXO_HOME") else " (the current directory: EXO_HOME is not set)"
 
 
 def connect(home: Home):
