@@ -53,8 +53,8 @@ def as_jsonable(obj: Any) -> Any:
         return {k: as_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [as_jsonable(v) for v in obj]
-    if isinstance(obj, datetime):
-        return obj.isoformat()
+    if isinstance(obj, datetime):  # with its offset: naive timestamps are UTC (landing contract)
+        return (obj if obj.tzinfo else obj.replace(tzinfo=timezone.utc)).isoformat()
     if hasattr(obj, "isoformat"):
         return obj.isoformat()
     return obj

@@ -119,10 +119,9 @@ def history_cmd(home: Home, hours: float, as_json: bool) -> None:
         c.print(f"no alerts in the last {hours:g} hours ({home.event_log('alerts')})")
         return
     t = table(f"Alerts, last {hours:g} hours ({len(rows)}), newest first", "ID / at (UTC)", "Severity / type",
-              "Message", "Delivered/tries", "Acked", compact=True)
-    for i in (0, 3):
-        t.columns[i].no_wrap = True
-    t.columns[2].min_width = 30
+              "Message", "Sent / tries", "Acked", compact=True)
+    t.columns[0].no_wrap = True  # id and time whole; the message wraps (readable at 80 columns)
+    t.columns[2].min_width = 24
     for a in rows:
         sev = str(a["severity"])
         if a["acked_by"]:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import click
 
 from mech_exo.home import Home
+from mech_exo.reporting.jsonable import _utc
 
 
 class ExoError(click.ClickException):
@@ -44,7 +45,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 
 
 def _default(o: Any) -> Any:
-    if isinstance(o, (datetime, date)):
+    if isinstance(o, datetime):  # ISO-8601 with its offset; the snapshot's naive timestamps are UTC
+        return _utc(o).isoformat()
+    if isinstance(o, date):
         return o.isoformat()
     if hasattr(o, "item"):  # numpy scalars
         return o.item()
@@ -52,6 +55,16 @@ def _default(o: Any) -> Any:
 
 
 def emit_json(payload: Any) -> None:
+    """JSON on stdout. A read command's payload gains ``data`` {as_of, age_seconds}: how old what it
+    read is (``mech_exo.cli.times``)."""
+    from mech_exo.cli.times import data_age, noted
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["exo.json"] = True
+    got = noted()
+    if got is not None and isinstance(payload, dict) and "data" not in payload:
+        payload = {**payload, "data": data_age(got[0])}
     click.echo(json.dumps(payload, default=_default, indent=2, sort_keys=False))
 
 
@@ -75,7 +88,7 @@ SEVERITY_STYLE = {"CRITICAL": "bold red", "WARNING": "yellow", "INFO": "cyan", "
 
 def console():
     from rich.console import Console
-    return Console(highlight=False, soft_wrap=False, width=max(100, _term_width()))
+    return Console(highlight=False, soft_wrap=False, width=_term_width())
 
 
 def _term_width() -> int:

@@ -45,11 +45,11 @@ def relanded(ingest: dict[str, Any] | None, source: str) -> dict[str, Any] | Non
             "full_refresh": ingest["full_refresh"]}
 
 
-def _print_run(report, c) -> None:
+def _print_run(report, c, home) -> None:
     """The same end-of-run status as `exo run` (ingest, pipeline, headline, checks, guards)."""
     from mech_exo.cli.home_cmds import print_report
 
-    print_report(report, c)
+    print_report(report, c, home)
 
 
 @click.command("refresh")
@@ -81,7 +81,7 @@ def refresh_cmd(home: Home, source: str, as_json: bool) -> None:
             c.print(f"re-landed from {what['input']}: {len(what['files_landed'])} file(s), {what['rows_landed']} mark rows "
                     f"({files}); {what['files_unchanged']} unchanged, {len(what['files_removed'])} removed; "
                     f"{what['marks_total']} marks in total (ingest #{what['landed_seq']})")
-        _print_run(report, c)
+        _print_run(report, c, home)
     if not report.ok:
         sys.exit(1)
 
@@ -140,6 +140,6 @@ def repair_cmd(home: Home, kind: str, as_json: bool) -> None:
         c.print(t)
         n = sum(d["changed"] for d in diff)
         c.print(f"{n} of {len(diff)} figure(s) changed" + ("" if before is not None else " (there was no snapshot before)"))
-        _print_run(report, c)
+        _print_run(report, c, home)
     if not report.ok:
         sys.exit(1)

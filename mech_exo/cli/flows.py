@@ -218,16 +218,16 @@ def restart_cmd(home: Home, name: str, as_json: bool) -> None:
     if as_json:
         emit_json(as_jsonable(out))
     else:
-        _print_restart(c, out, report)
+        _print_restart(c, out, report, home)
     if not out["ok"]:
         sys.exit(1)
 
 
-def _print_restart(c, out: dict, report) -> None:
+def _print_restart(c, out: dict, report, home) -> None:
     if report is not None:
         from mech_exo.cli.home_cmds import print_report
 
-        print_report(report, c)
+        print_report(report, c, home)
     elif out["action"] == "sensor tick":
         if out["status"] == "FAILURE":
             c.print(f"[bold red]tick FAILED[/]: {escape(out['failure'])}")

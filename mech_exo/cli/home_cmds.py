@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -42,9 +43,13 @@ def _parse_now(value: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def print_report(report, c) -> None:
-    """The short status every run ends with."""
+def print_report(report, c, home: Home | None = None) -> None:
+    """The short status every run ends with (times in the home's session zone, with UTC)."""
     from rich.table import Table
+
+    from mech_exo.cli.times import DEFAULT_ZONE, session_zone, when
+
+    zone = session_zone(home) if home is not None else ZoneInfo(DEFAULT_ZONE)
 
     h = report.headline or {}
     if report.ingest:
@@ -63,7 +68,7 @@ def print_report(report, c) -> None:
         t = Table(title=f"Latest session {h['session_date']}", show_header=False, box=None, padding=(0, 2))
         t.add_row("NAV (close)", money(h.get("nav")))
         t.add_row("Day P&L / return", f"{money(h.get('day_pnl'))}  {pct(h.get('day_return'))}")
-        t.add_row("Latest intraday", f"{h.get('latest_ts')}  {pct(h.get('latest_day_return'))} "
+        t.add_row("Latest intraday", f"{when(h.get('latest_ts'), zone)}  {pct(h.get('latest_day_return'))} "
                                      f"(worst {pct(h.get('worst_day_return'))})")
         t.add_row("MTD return / drawdown", f"{pct(h.get('mtd_return'))} / {pct(h.get('mtd_drawdown'))}"
                                           f"  ({h.get('history_days')} sessions of history)")
@@ -109,7 +114,7 @@ def run_cmd(home: Home, full_refresh: bool, no_guards: bool, now: str | None, as
         from mech_exo.runstate import as_jsonable
         emit_json(as_jsonable(report))
     else:
-        print_report(report, c)
+        print_report(report, c, home)
     if not report.ok:
         sys.exit(1)
 
@@ -171,7 +176,7 @@ def demo_cmd(home: Home, seed: int, end_date: str, force: bool, as_json: bool) -
         from mech_exo.runstate import as_jsonable
         emit_json({"story": as_jsonable(story), "report": as_jsonable(report)})
     else:
-        print_report(report, c)
+        print_report(report, c, home)
         from mech_exo.killswitch import read_state
 
         st = read_state(home)

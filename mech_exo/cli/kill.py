@@ -197,6 +197,8 @@ def history_payload(home: Home, days: float, include_dry_runs: bool = False) -> 
 def history_cmd(home: Home, days: float, include_dry_runs: bool, as_json: bool) -> None:
     """Kill-switch changes of the last N days (config/killswitch.yml history + data/events/killswitch.jsonl
     + its backlog + the halt file). Unreadable log lines are skipped and named (file:line, why)."""
+    from rich.markup import escape
+
     from mech_exo.cli.risk_cmds import table
 
     rep = history_report(home, days, include_dry_runs)
@@ -208,16 +210,18 @@ def history_cmd(home: Home, days: float, include_dry_runs: bool, as_json: bool) 
     if not entries:
         c.print(f"no kill-switch changes in the last {days:g} days")
     else:
-        t = table(f"Kill-switch changes, last {days:g} days", "At (UTC)", "Action", "Trigger", "Reason",
-                  "By", "Approved by", "Source")
+        # five columns that fit 80: what and why stack their two parts, as do who and who approved
+        t = table(f"Kill-switch changes, last {days:g} days", "At (UTC)", "Action / trigger", "Reason",
+                  "By / approved by", "Source", compact=True)
         for e in entries:
             action = str(e.get("action") or "")
             style = "red" if action == "disable" else "green" if action == "enable" else "yellow"
             if e.get("dry_run"):
                 action += " (dry-run)"
-            t.add_row(str(e.get("at") or "—"), f"[{style}]{action}[/]", str(e.get("trigger") or ""),
-                      str(e.get("reason") or ""), str(e.get("by") or ""), str(e.get("approved_by") or ""),
-                      e["source"])
+            who = escape(str(e.get("by") or "")) + (f"\n[green]✓ {escape(str(e['approved_by']))}[/]"
+                                                   if e.get("approved_by") else "")
+            t.add_row(str(e.get("at") or "—"), f"[{style}]{action}[/]\n{escape(str(e.get('trigger') or ''))}",
+                      escape(str(e.get("reason") or "")), who, e["source"])
         c.print(t)
     for sk in rep["skipped"]:
         c.print(f"[yellow]skipped[/] {sk['file']}:{sk['line']}: {sk['error']}", markup=True)

@@ -47,6 +47,16 @@ class LazyGroup(click.Group):
         module = importlib.import_module(spec[0])
         return getattr(module, spec[1])
 
+    def invoke(self, ctx):
+        rv = super().invoke(ctx)
+        if not ctx.meta.get("exo.json"):  # a read command ends with the age of what it showed
+            from mech_exo.cli.times import data_line
+
+            line = data_line()
+            if line:
+                click.secho(line, dim=True)
+        return rv
+
     def format_commands(self, ctx, formatter):
         rows = [(name, GROUPS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):

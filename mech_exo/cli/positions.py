@@ -13,6 +13,7 @@ import click
 from mech_exo import bands
 from mech_exo.cli.common import console, emit_json, json_option, pass_home
 from mech_exo.cli.risk_cmds import money_cell, open_data, pct_cell, risk_config, table
+from mech_exo.cli.times import session_zone, when
 from mech_exo.home import Home
 from mech_exo.reporting import read
 from mech_exo.reporting.snapshot import NoData
@@ -92,7 +93,7 @@ def positions(home: Home, ctx: click.Context, sort_by: str, as_json: bool) -> No
         c.print("no open positions")
         return
     limit = risk_config(home)["concentration"]["max_weight_pct"]
-    t = table(f"Positions as of {pos[0]['as_of']} UTC (session {pos[0]['session_date']}), by {SORTS[sort_by][1]}",
+    t = table(f"Positions as of {when(pos[0]['as_of'], session_zone(home))} (session {pos[0]['session_date']}), by {SORTS[sort_by][1]}",
               "Strategy", "Symbol", "Sector", ">Quantity", ">Mark", ">Value", ">Weight", ">Day P&L")
     for p in pos:
         mark = f"{p['mark']:,.4f}" + (" [yellow](fill)[/]" if p["mark_source"] == "fill" else "")
@@ -119,7 +120,7 @@ def summary_cmd(home: Home, top: int, as_json: bool) -> None:
         return
     c = console()
     limit = risk_config(home)["concentration"]["max_weight_pct"]
-    t = table(f"Book as of {s['as_of']} UTC (session {s['session_date']})", "Figure", ">Value", show_header=False)
+    t = table(f"Book as of {when(s['as_of'], session_zone(home))} (session {s['session_date']})", "Figure", ">Value", show_header=False)
     t.add_row("NAV", money_cell(s["nav"]))
     t.add_row("Gross exposure", f"{pct_cell(s['gross_exposure'], 1, False)}  ({money_cell(s['long_value'] + s['short_value'])})")
     t.add_row("Net exposure", f"{pct_cell(s['net_exposure'], 1)}  ({money_cell(s['long_value'] - s['short_value'])})")

@@ -26,6 +26,7 @@ from mech_exo.cli.risk_cmds import (
     table,
     trading_line,
 )
+from mech_exo.cli.times import session_zone, when
 from mech_exo.home import Home
 from mech_exo.reporting import read
 
@@ -73,10 +74,12 @@ def current_cmd(home: Home, as_json: bool) -> None:
         emit_json(p)
         return
     v, e = p["var"], p["exposure"]
-    t = table(f"Risk now — session {p['session_date']}, as of {p['as_of']} UTC", "Figure", ">Value", show_header=False)
+    zone = session_zone(home)
+    t = table(f"Risk now — session {p['session_date']}, as of {when(p['as_of'], zone)}", "Figure", ">Value",
+              show_header=False)
     t.add_row("NAV", money_cell(p["nav"]))
     t.add_row("Day P&L / return", f"{money_cell(p['day_pnl'])}  {pct_cell(p['day_return'])}")
-    t.add_row("Worst day return this session", f"{pct_cell(p['worst_day_return'])} at {p['worst_day_return_ts']}")
+    t.add_row("Worst day return this session", f"{pct_cell(p['worst_day_return'])} at {when(p['worst_day_return_ts'], zone)}")
     t.add_row("MTD return / drawdown", f"{pct_cell(p['mtd_return'])} / {pct_cell(p['mtd_drawdown'])}")
     t.add_row("VaR 95 (1-day)", f"{money_cell(v['var95_usd'])}  {pct_cell(v['utilization95'], 1, False)} of "
                                 f"{money_cell(v['limit95_usd'])}")
@@ -128,7 +131,7 @@ def violations_payload(home: Home, con) -> dict[str, Any]:
         wp, lp = g.pct(worst["day_return"]), g.pct(pts[-1]["day_return"])
         status = {bands.STOP: "CRITICAL", bands.WARN: "WARNING", bands.OK: "OK"}[
             bands.loss_band_pct(wp, ds["threshold_pct"], ds["warning_pct"])]
-        detail = f"worst {wp:.2f}% at {worst['ts']}, latest {lp:.2f}% (warn {ds['warning_pct']}%, halt {ds['threshold_pct']}%)"
+        detail = f"worst {wp:.2f}% at {when(worst['ts'], session_zone(home))}, latest {lp:.2f}% (warn {ds['warning_pct']}%, halt {ds['threshold_pct']}%)"
     else:
         wp, status, detail = None, "INFO", "no intraday day return for the session"
     checks.append({"check": "day_loss", "status": status, "value_pct": wp, "limit_pct": ds["threshold_pct"],

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any, Iterable, Iterator
 
 from mech_exo.cli.common import ExoError, money, pct
+from mech_exo.cli.times import note_data_as_of
 from mech_exo.home import Home
 from mech_exo.reporting import read
 from mech_exo.reporting.snapshot import NoData, snapshot
@@ -26,6 +27,7 @@ def open_data(home: Home) -> Iterator[Any]:
     """The snapshot, read-only; NoData anywhere inside the block becomes a one-line ExoError (exit 1)."""
     try:
         with snapshot(home) as con:
+            note_data_as_of(con, home)
             yield con
     except NoData as exc:
         raise ExoError(str(exc)) from None
@@ -108,7 +110,9 @@ def max_drawdown_usd(pnls: Iterable[float]) -> float:
 def table(title: str | None, *columns: str, compact: bool = False, **kw):
     """A rich table; a column name starting with '>' is a right-aligned (numeric) column.
 
-    ``compact`` drops the vertical rules and narrows the padding so wide tables fit 100 columns."""
+    Readable at 80 columns: a long value folds onto the next line instead of being cut with an
+    ellipsis, and a time column (its header says UTC, or ends in "at") keeps a whole timestamp on a
+    line. ``compact`` drops the vertical rules and narrows the padding for wide tables."""
     from rich import box
     from rich.table import Table
 
@@ -116,7 +120,10 @@ def table(title: str | None, *columns: str, compact: bool = False, **kw):
         kw = {"box": box.SIMPLE_HEAD, "padding": (0, 1), **kw}
     t = Table(title=title, title_justify="left", **kw)
     for c in columns:
-        t.add_column(c.lstrip(">"), justify="right" if c.startswith(">") else "left")
+        name = c.lstrip(">")
+        timed = "UTC" in name or name.lower().endswith(" at") or name.lower() == "at"
+        t.add_column(name, justify="right" if c.startswith(">") else "left", overflow="fold",
+                     no_wrap=timed)  # no_wrap, not min_width: rich 15 crops a table whose min_width it cannot meet
     return t
 
 

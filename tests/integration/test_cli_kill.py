@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from mech_exo.events import append_event, iso_utc, read_events, utc_now
 from mech_exo.home import init_home
 from mech_exo.killswitch import read_state, set_trading
 
-EXO = Path("/work/main/.venv/bin/exo")
+EXO = Path(sys.executable).with_name("exo")  # this checkout's own, wherever it was cloned
 
 
 def run(home, *args, user="oncall"):

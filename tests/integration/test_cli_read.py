@@ -23,7 +23,7 @@ from mech_exo.cli.common import money, pct
 from mech_exo.cli.main import cli
 from mech_exo.home import Home, init_home
 
-EXO = Path("/work/main/.venv/bin/exo")
+EXO = Path(sys.executable).with_name("exo")  # this checkout's own, wherever it was cloned
 LAST = date(2026, 11, 20)
 
 
@@ -359,3 +359,62 @@ def test_home_is_accepted_before_or_after_the_command(crash_home, monkeypatch, t
     assert after.exit_code == before.exit_code == 0, after.output
     a, b = json.loads(after.stdout), json.loads(before.stdout)
     assert a["nav"] == b["nav"] and a["session_date"] == b["session_date"]
+
+
+# --- times and widths (#11.6) ----------------------------------------------------------------------
+
+def test_times_read_in_the_session_zone_with_utc_and_json_carries_offsets_and_data_age(crash_home):
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    worst = q(crash_home, "select ts from nav_intraday where session_date = ? order by day_return, ts limit 1",
+              [LAST])[0]["ts"]
+    latest = q(crash_home, "select max(ts) as ts from nav_intraday")[0]["ts"]
+    ny = worst.replace(tzinfo=timezone.utc).astimezone(ZoneInfo("America/New_York"))  # Nov: EST, UTC−5
+    text = run(crash_home, "risk", "current").output
+    assert f"at {ny:%Y-%m-%d %H:%M} EST ({worst:%H:%M} UTC)" in text, text
+    p = js(crash_home, "risk", "current")
+    for key in ("as_of", "worst_day_return_ts"):
+        dt = datetime.fromisoformat(p[key])
+        assert dt.utcoffset() is not None and dt.utcoffset().total_seconds() == 0, p[key]
+    assert datetime.fromisoformat(p["as_of"]) == latest.replace(tzinfo=timezone.utc)
+    # how old the data is: in the JSON, and as the text's last line
+    age = (datetime.now(timezone.utc) - latest.replace(tzinfo=timezone.utc)).total_seconds()
+    assert datetime.fromisoformat(p["data"]["as_of"]) == latest.replace(tzinfo=timezone.utc)
+    assert abs(p["data"]["age_seconds"] - age) < 120
+    days = int(age // 86400)
+    assert text.rstrip().splitlines()[-1].startswith("data: ") and f"{days} days" in text.splitlines()[-1]
+
+
+def test_a_zone_from_risk_yml_is_the_one_shown(crash_home, tmp_path):
+    home = copy_home(crash_home, tmp_path / "tokyo")
+    cfg = yaml.safe_load(home.risk_yml.read_text())
+    cfg.setdefault("session", {})["timezone"] = "Asia/Tokyo"
+    home.risk_yml.write_text(yaml.safe_dump(cfg))
+    latest = q(home, "select max(ts) as ts from nav_intraday")[0]["ts"]
+    text = run(home, "positions", "summary").output
+    tokyo = latest + timedelta(hours=9)  # JST has no DST; here the local date is the next day, so UTC names its own
+    assert f"{tokyo:%Y-%m-%d %H:%M} JST ({latest:%Y-%m-%d %H:%M} UTC)" in " ".join(text.split()), text
+
+
+@pytest.mark.parametrize("cmd", [["kill", "history", "--days", "3650"], ["alerts", "history", "--hours", "87600"],
+                                 ["risk", "violations"], ["monthly", "status"], ["health", "full-check"]])
+def test_tables_stay_whole_at_80_columns(crash_home, tmp_path, cmd):
+    home = copy_home(crash_home, tmp_path / "h")
+    from mech_exo.alerts import send_alert
+    from mech_exo.killswitch import set_trading
+
+    set_trading(home, enabled=False, reason="an 80-column check", by="cli:on-call", trigger="manual")
+    send_alert(home, severity="WARNING", type="manual",
+               message="a warning long enough to wrap inside an 80-column table cell")
+    res = subprocess.run([str(EXO), "--home", str(home.root), *cmd], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "80"})
+    assert res.returncode in (0, 1), res.stderr
+    lines = res.stdout.splitlines()
+    assert lines and max(len(line) for line in lines) <= 80, res.stdout
+    assert "…" not in res.stdout  # nothing cut with an ellipsis
+    if cmd[0] == "kill":  # every field of the change is there whole: the timestamp on one line
+        entry = [e for e in json.loads(subprocess.run([str(EXO), "--home", str(home.root), *cmd, "--json"],
+                                                     capture_output=True, text=True).stdout)["entries"]
+                 if e.get("by") == "cli:on-call"][0]
+        assert entry["at"] in res.stdout and "cli:on-call" in res.stdout and entry["source"] in res.stdout
