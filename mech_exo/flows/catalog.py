@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mech_exo.events import iso_utc, utc_now
+from mech_exo.flows import dagster_read as dr
 from mech_exo.flows.dashboard_process import FlowError
 from mech_exo.home import REPO_ROOT, Home, exo_home_env
 from mech_exo.instance import ensure_instance_storage, open_instance
@@ -104,71 +105,50 @@ def catalog(defs) -> dict[str, Flow]:
 def next_fire(flow: Flow, now: datetime) -> str | None:
     if not flow.cron:
         return None
-    from dagster._utils.schedules import cron_string_iterator
+    from mech_exo.flows import cron
 
-    return iso_utc(next(cron_string_iterator(now.timestamp(), flow.cron, flow.timezone)))
+    try:
+        return iso_utc(cron.next_fire(flow.cron, flow.timezone, now))
+    except ValueError:  # a cron form the light reader does not know: ask Dagster
+        from dagster._utils.schedules import cron_string_iterator
+
+        return iso_utc(next(cron_string_iterator(now.timestamp(), flow.cron, flow.timezone)))
 
 
-def tick_record(t) -> dict[str, Any]:
-    """One sensor / schedule tick: when, outcome, and what it said or launched."""
-    status = t.status.value
+def tick_record(t: dict[str, Any]) -> dict[str, Any]:
+    """One sensor / schedule tick (``dagster_read.ticks``): when, outcome, and what it said or launched."""
+    status = t["status"]
     if status == "SKIPPED":
-        result = t.skip_reason or "skipped"
+        result = t["skip_reason"] or "skipped"
     elif status == "SUCCESS":
-        result = f"requested {len(t.run_ids)} run(s)" + (f": {', '.join(r[:8] for r in t.run_ids)}" if t.run_ids else "")
+        ids = t["run_ids"]
+        result = f"requested {len(ids)} run(s)" + (f": {', '.join(r[:8] for r in ids)}" if ids else "")
     elif status == "FAILURE":
-        result = ((t.error.message if t.error else "") or "failed").strip().splitlines()[0][:300]
+        result = (t["cause"] or t["error"] or "failed").strip().splitlines()[0][:300]
     else:
         result = "in progress"
-    end = t.end_timestamp
-    return {"at": _iso(t.timestamp), "status": status, "result": result, "run_ids": list(t.run_ids),
-            "duration_s": round(end - t.timestamp, 3) if end else None}
+    end, start = t["end_timestamp"], t["timestamp"]
+    return {"at": _iso(start), "status": status, "result": result, "run_ids": t["run_ids"],
+            "duration_s": round(end - start, 3) if end and start else None}
 
 
-def _failure_of(inst, run_id: str) -> str | None:
-    from dagster._core.events import DagsterEventType
-
-    from mech_exo.flows.run import failure_message as _failure_message  # the one-line reason `exo run` prints
-
-    logs = inst.all_logs(run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE})
-    steps = [e for e in logs if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"]
-    event = (steps or logs or [None])[0]
-    if event is None:
-        return None
-    if event.dagster_event and event.dagster_event.event_type_value == "STEP_FAILURE":
-        return f"{event.dagster_event.step_key}: {_failure_message(event.dagster_event)}"
-    return (event.dagster_event.message if event.dagster_event else event.user_message) or "run failed"
-
-
-def run_record(inst, rec) -> dict[str, Any]:
-    """One run: id, status, start, duration, what started it, and why it failed."""
-    run = rec.dagster_run
-    status = run.status.value
-    start, end = rec.start_time, rec.end_time
-    tags = run.tags
-    trigger = (tags.get("exo/trigger") or (f"sensor:{tags['dagster/sensor_name']}" if "dagster/sensor_name" in tags else None)
-               or (f"schedule:{tags['dagster/schedule_name']}" if "dagster/schedule_name" in tags else None) or "manual")
+def run_record(dagster_home: Path, rec: dict[str, Any]) -> dict[str, Any]:
+    """One run (``dagster_read.runs``): id, status, start, duration, what started it, why it failed."""
+    start, end = rec["start"], rec["end"]
     duration = (end or time.time()) - start if start else None
-    return {"run_id": run.run_id, "job": run.job_name, "status": status, "start": _iso(start), "end": _iso(end),
-            "duration_s": round(duration, 3) if duration is not None else None, "trigger": trigger,
-            "failure": _failure_of(inst, run.run_id) if status == "FAILURE" else None}
+    return {"run_id": rec["run_id"], "job": rec["job"], "status": rec["status"], "start": _iso(start), "end": _iso(end),
+            "duration_s": round(duration, 3) if duration is not None else None, "trigger": dr.trigger_of(rec["tags"]),
+            "failure": dr.latest_failure(dagster_home, rec["run_id"]) if rec["status"] == "FAILURE" else None}
 
 
-def job_runs(inst, *, job: str | None = None, tags: dict[str, str] | None = None, count: int = 5) -> list[dict]:
-    from dagster import RunsFilter
-
-    flt = RunsFilter(job_name=job, tags=tags or {})
-    return [run_record(inst, r) for r in inst.get_run_records(filters=flt, limit=count)]
+def job_runs(dagster_home: Path, *, job: str | None = None, tags: dict[str, str] | None = None,
+             count: int = 5) -> list[dict]:
+    return [run_record(dagster_home, r) for r in dr.runs(dagster_home, job=job, tags=tags, limit=count)]
 
 
-def instigator_states(inst) -> dict[str, Any]:
-    """Instigator state by name (one code location per home instance: names are unique)."""
-    return {s.instigator_name: s for s in inst.all_instigator_state()}
-
-
-def effective_status(flow: Flow, state) -> str:
+def effective_status(flow: Flow, state: dict[str, Any] | None) -> str:
     """running / stopped: the instance's state when someone toggled it, else the definition's default."""
-    value = state.status.value if state is not None else "DECLARED_IN_CODE"
+    value = state["status"] if state is not None else "DECLARED_IN_CODE"
     if value == "RUNNING":
         return "running"
     if value == "STOPPED":
@@ -176,21 +156,19 @@ def effective_status(flow: Flow, state) -> str:
     return flow.default_status or "stopped"
 
 
-def ticks_of(inst, state, count: int) -> list[dict]:
+def ticks_of(dagster_home: Path, state: dict[str, Any] | None, count: int) -> list[dict]:
     if state is None:
         return []
-    return [tick_record(t) for t in inst.get_ticks(state.instigator_origin_id, state.selector_id, limit=count)]
+    return [tick_record(t) for t in dr.ticks(dagster_home, state["selector_id"], limit=count)]
 
 
-def daemon_health(inst, now: datetime) -> dict[str, Any]:
+def daemon_health(dagster_home: Path, now: datetime) -> dict[str, Any]:
     """Is a daemon evaluating this home's sensors? The sensor daemon's heartbeat or the latest tick
     of any sensor/schedule, whichever is newer; older than ``DAEMON_STALE_S`` (or never) → a warning
     with the fix."""
-    beat = inst.get_daemon_heartbeats().get("SENSOR")
-    ticks = [t for s in inst.all_instigator_state() for t in ticks_of(inst, s, 1)]
-    latest_tick = max((t["at"] for t in ticks), default=None)
-    seen = [t for t in (_iso(beat.timestamp) if beat else None, latest_tick) if t]
-    last = max(seen) if seen else None
+    beat = dr.heartbeats(dagster_home).get("SENSOR")
+    seen = [t for t in (beat and beat["at"], dr.latest_tick_at(dagster_home)) if t]
+    last = _iso(max(seen)) if seen else None
     age = (now - datetime.fromisoformat(last.replace("Z", "+00:00"))).total_seconds() if last else None
     ok = age is not None and age <= DAEMON_STALE_S
     warning = None if ok else (
@@ -200,19 +178,78 @@ def daemon_health(inst, now: datetime) -> dict[str, Any]:
     return {"last_seen": last, "age_s": round(age, 1) if age is not None else None, "running": ok, "warning": warning}
 
 
+# --- the catalog, remembered per home ----------------------------------------------------------------
+
+CATALOG_FILE = "flows.json"
+_CODE_DIRS = ("dagster_project", "assets", "mech_exo")
+
+
+def _code_key(home: Home) -> str:
+    """What the code location's flows depend on: the code (every .py of the location and the
+    package), the home's risk.yml (session times of the intraday schedules) and Dagster's version."""
+    import hashlib
+    from importlib.metadata import version
+
+    h = hashlib.sha256(version("dagster").encode())
+    for d in _CODE_DIRS:
+        for f in sorted((REPO_ROOT / d).rglob("*.py")):
+            h.update(str(f.relative_to(REPO_ROOT)).encode())
+            h.update(f.read_bytes())
+    try:
+        h.update(home.risk_yml.read_bytes())
+    except OSError:
+        h.update(b"<no risk.yml>")
+    return h.hexdigest()
+
+
+def remember_catalog(home: Home, flows: dict[str, Flow]) -> None:
+    """Keep the flows of the definitions just built, so `exo flows status|runs` need not import
+    Dagster and build the definitions (seconds) to know them. Best effort: a read-only home just
+    pays the import next time."""
+    from dataclasses import asdict
+
+    try:
+        path = home.state_dir / CATALOG_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": _code_key(home), "flows": [asdict(f) for f in flows.values()]}, indent=1))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def remembered_catalog(home: Home) -> dict[str, Flow] | None:
+    """The flows remembered for this home, if the code and risk.yml are what they were then."""
+    try:
+        rec = json.loads((home.state_dir / CATALOG_FILE).read_text())
+        if rec.get("key") != _code_key(home):
+            return None
+        return {f["name"]: Flow(**f) for f in rec["flows"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class FlowSet:
     """The code location of one home (built once: importing it costs seconds) and readers of its
     instance. Every reader opens the instance for the call only, so a long `monitor` never holds it."""
 
     def __init__(self, home: Home, defs=None):
         self.home = home
-        if defs is None:
-            with exo_home_env(home):
+        self._defs = defs
+        self.flows = catalog(defs) if defs is not None else remembered_catalog(home)
+        if self.flows is None:
+            self.flows = catalog(self.defs)
+
+    @property
+    def defs(self):
+        """The Definitions (built on first use: restart, sensor and schedule evaluation need them)."""
+        if self._defs is None:
+            with exo_home_env(self.home):
                 from dagster_project.definitions import build_definitions
 
-                defs = build_definitions(home)
-        self.defs = defs
-        self.flows = catalog(defs)
+                self._defs = build_definitions(self.home)
+            remember_catalog(self.home, catalog(self._defs))
+        return self._defs
 
     # --- names ---------------------------------------------------------------------------------
     def resolve(self, name: str) -> Flow:
@@ -231,13 +268,13 @@ class FlowSet:
         return sorted(out, key=lambda f: (f.kind, f.name))
 
     # --- status --------------------------------------------------------------------------------
-    def _status_of(self, inst, flow: Flow, state, now: datetime) -> dict[str, Any]:
+    def _status_of(self, dh: Path, flow: Flow, state, now: datetime) -> dict[str, Any]:
         d: dict[str, Any] = {"name": flow.name, "runbook_name": flow.runbook_name, "kind": flow.kind,
                              "status": effective_status(flow, state) if flow.kind != "job" else "idle",
                              "default_status": flow.default_status, "job": flow.job,
                              "description": flow.description}
         if flow.kind in ("sensor", "schedule"):
-            ticks = ticks_of(inst, state, 1)
+            ticks = ticks_of(dh, state, 1)
             d["last_tick"] = ticks[0] if ticks else None
             d["state_recorded"] = state is not None
         if flow.kind == "sensor":
@@ -246,7 +283,7 @@ class FlowSet:
             d.update(cron=flow.cron, timezone=flow.timezone,
                      next_tick=next_fire(flow, now) if d["status"] == "running" else None)
         if flow.kind == "job":
-            runs = job_runs(inst, job=flow.name, count=1)
+            runs = job_runs(dh, job=flow.name, count=1)
             d["last_run"] = runs[0] if runs else None
             if runs and runs[0]["status"] in IN_PROGRESS:
                 d["status"] = "running"
@@ -260,10 +297,10 @@ class FlowSet:
         else:
             flow = self.resolve(name)
             chosen = [flow, *self.related(flow)]
-        with open_instance(self.home) as inst:
-            states = instigator_states(inst)
-            rows = [self._status_of(inst, f, states.get(f.name), now) for f in chosen]
-            daemon = daemon_health(inst, now)
+        dh = self.home.dagster_home
+        states = dr.instigators(dh)
+        rows = [self._status_of(dh, f, states.get(f.name), now) for f in chosen]
+        daemon = daemon_health(dh, now)
         warnings = [daemon["warning"]] if daemon["warning"] else []
         return {"home": str(self.home.root), "instance": str(self.home.dagster_home), "checked_at": iso_utc(now),
                 "flow": self.resolve(name).name if name else None, "daemon": daemon, "flows": rows,
@@ -274,15 +311,15 @@ class FlowSet:
         """Last ``count`` runs of a job; for a sensor / schedule its last ``count`` ticks and the runs
         it launched."""
         flow = self.resolve(name)
-        with open_instance(self.home) as inst:
-            ticks: list[dict] = []
-            if flow.kind == "job":
-                runs = job_runs(inst, job=flow.name, count=count)
-            else:
-                ticks = ticks_of(inst, instigator_states(inst).get(flow.name), count)
-                tag = "dagster/sensor_name" if flow.kind == "sensor" else "dagster/schedule_name"
-                runs = job_runs(inst, tags={tag: flow.name}, count=count)
-            daemon = daemon_health(inst, utc_now())
+        dh = self.home.dagster_home
+        ticks: list[dict] = []
+        if flow.kind == "job":
+            runs = job_runs(dh, job=flow.name, count=count)
+        else:
+            ticks = ticks_of(dh, dr.instigators(dh).get(flow.name), count)
+            tag = "dagster/sensor_name" if flow.kind == "sensor" else "dagster/schedule_name"
+            runs = job_runs(dh, tags={tag: flow.name}, count=count)
+        daemon = daemon_health(dh, utc_now())
         notes = []
         if flow.kind != "job" and not ticks:
             notes.append(f"no ticks recorded for {flow.name} yet" + (
@@ -293,8 +330,7 @@ class FlowSet:
                 "ticks": ticks, "runs": runs, "related_jobs": see_also, "daemon": daemon, "notes": notes}
 
     def latest_runs(self, count: int = 5) -> list[dict]:
-        with open_instance(self.home) as inst:
-            return job_runs(inst, count=count)
+        return job_runs(self.home.dagster_home, count=count)
 
     # --- run now -------------------------------------------------------------------------------
     def restart(self, name: str, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -332,7 +368,7 @@ class FlowSet:
         with exo_home_env(self.home), open_instance(self.home) as inst:
             result = job_def.execute_in_process(run_config=config, instance=inst, raise_on_error=False,
                                                 tags={"exo/trigger": "exo flows restart", **(tags or {})})
-            failure = None if result.success else _failure_of(inst, result.run_id)
+            failure = None if result.success else dr.latest_failure(self.home.dagster_home, result.run_id)
         outputs = {}
         for node in job_def.graph.node_names():
             try:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,7 +118,8 @@ def execute_job(home: Home, job_name: str, *, ops: dict[str, Any], loggers: dict
     except BaseException:
         instance.dispose()
         raise
-    job = build_definitions(home, now=now, actor=by).resolve_job_def(job_name)
+    defs = build_definitions(home, now=now, actor=by)
+    job = defs.resolve_job_def(job_name)
     # the on-call reads the one-line reason the command prints (failure_message); the log holds the rest
     log_path = home.warehouse_dir / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +134,16 @@ def execute_job(home: Home, job_name: str, *, ops: dict[str, Any], loggers: dict
                                           asset_selection=asset_selection)
     finally:
         instance.dispose()
+        _remember_flows(home, defs)
+
+
+def _remember_flows(home: Home, defs) -> None:
+    """After the job (never before a halt): keep the code location's flows for `exo flows status`,
+    unless they are already kept for this code (a few ms to check)."""
+    from mech_exo.flows.catalog import catalog, remember_catalog, remembered_catalog
+
+    if remembered_catalog(home) is None:
+        remember_catalog(home, catalog(defs))
 
 
 def reap_dead_runs(home: Home, *, by: str, progress: Callable[[str], None] | None = None) -> list[dict]:
@@ -260,21 +272,15 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
 
 
 def failure_message(event) -> str:
+    """One line for a failure DagsterEvent of an in-process run: the same rule as for stored runs
+    (``dagster_read.failure_text``), on the event as Dagster serialises it."""
     if event is None:
         return "the run failed (see `exo flows runs`)"
-    data = getattr(event, "event_specific_data", None)
-    err = getattr(data, "error", None)
-    if err is not None:
-        # a dg.Failure carries our one-line description; anything else: the root cause's message
-        text = getattr(data, "user_failure_data", None)
-        desc = getattr(text, "description", None) if text else None
-        if desc:
-            return desc
-        while getattr(err, "cause", None) is not None:
-            err = err.cause
-        lines = (err.message or "").strip().splitlines()
-        return lines[-1] if lines else "step failed"
-    return event.message or "step failed"
+    from dagster._serdes import serialize_value
+
+    from mech_exo.flows.dagster_read import failure_text
+
+    return failure_text(json.loads(serialize_value(event)))
 
 
 def watch(home: Home, *, for_s: float | None = None, poll_s: float = 0.25, fast_path: bool = True,

@@ -57,7 +57,12 @@ def health_probe(context):
     return dg.SkipReason("probe")
 
 
-defs = dg.Definitions(jobs=[data_pipeline], sensors=[health_probe])
+@dg.sensor(name="health_probe_failing", minimum_interval_seconds=1, default_status=dg.DefaultSensorStatus.STOPPED)
+def health_probe_failing(context):
+    raise RuntimeError("probe failed on purpose\nsecond line")
+
+
+defs = dg.Definitions(jobs=[data_pipeline], sensors=[health_probe, health_probe_failing])
 
 
 if __name__ == "__main__":
