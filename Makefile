@@ -9,7 +9,7 @@ SQLMESH_VENV := .venv-sqlmesh
 DEMO_HOME ?= demo_home
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast lint dbt-parse sqlmesh-env browser lock clean bench
+.PHONY: setup demo test test-fast lint dbt-parse sqlmesh-env browser lock clean bench docs docs-serve
 
 $(VENV)/.installed: requirements/main.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,16 @@ test: setup sqlmesh-env browser
 # the unit layer: no dbt, no Dagster runs, no browser — seconds
 test-fast: setup
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# dbt docs of the published snapshot (profiles.yml target `docs`: read-only, never the build file),
+# in target/docs so the manifest dagster-dbt loads is left alone. DOCS_PORT for docs-serve.
+DOCS_PORT ?= 8081
+docs: setup
+	EXO_HOME=$(abspath $(DEMO_HOME)) $(BIN)/dbt docs generate --quiet --target docs --project-dir . --profiles-dir . --target-path target/docs
+	@echo "dbt docs of $(DEMO_HOME)/data/analytics.duckdb in target/docs; \`make docs-serve\` serves them on http://127.0.0.1:$(DOCS_PORT)"
+
+docs-serve: docs
+	EXO_HOME=$(abspath $(DEMO_HOME)) $(BIN)/dbt docs serve --target docs --project-dir . --profiles-dir . --target-path target/docs --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 # the import contract (.importlinter) and ruff; both also run inside `make test` (tests/unit/test_architecture.py)
 lint: setup

@@ -217,3 +217,53 @@ def test_a_missing_home_or_a_directory_that_is_not_one_is_named_as_such(tmp_path
     res = subprocess.run(exo + ["risk", "current"], capture_output=True, text=True, cwd=tmp_path,
                          env={**env, "EXO_HOME": str(gone)})
     assert res.returncode == 1 and "(from EXO_HOME)" in res.stderr and "no data yet" not in res.stderr
+
+
+def test_dbt_docs_read_the_snapshot_read_only_and_serve(home, tmp_path):
+    """README "dbt docs": the catalog names the database analysts query, the snapshot is not
+    written, the build file is not opened, and `dbt docs serve` serves the pages."""
+    import hashlib
+    import socket
+    import time
+    import urllib.request
+
+    h = copy_home(home, tmp_path / "docs")
+    digest = hashlib.sha256(h.analytics_db.read_bytes()).hexdigest()
+    build = h.warehouse_dir / "build.duckdb"
+    build.rename(build.with_suffix(".away"))  # were the docs to open the build file, they would make a new one
+    out = tmp_path / "docs_target"
+    dbt = [str(BIN / "dbt"), "--quiet"]
+    common = ["--target", "docs", "--profiles-dir", str(REPO), "--project-dir", str(REPO), "--target-path", str(out)]
+    env = {**os.environ, "EXO_HOME": str(h.root)}
+    res = subprocess.run([*dbt, "docs", "generate", *common], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    catalog = json.loads((out / "catalog.json").read_text())
+    assert not catalog.get("errors")
+    models = {v["metadata"]["name"]: v["metadata"]["database"] for v in catalog["nodes"].values()}
+    published = {r["table_name"] for r in snapshot_query(h, "select table_name from information_schema.tables "
+                                                         "where table_schema = 'main'")}
+    for mart in ("nav_daily", "nav_intraday", "mtd_drawdown", "var_daily", "positions_current", "killswitch_events",
+                 "alert_log", "drill_log"):
+        assert models.get(mart) == "analytics" and mart in published, mart
+    assert set(models) <= published
+    assert hashlib.sha256(h.analytics_db.read_bytes()).hexdigest() == digest and not build.exists()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = subprocess.Popen([*dbt, "docs", "serve", *common, "--host", "127.0.0.1", "--port", str(port),
+                              "--no-browser"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline, page = time.monotonic() + 60, None
+        while time.monotonic() < deadline and page is None:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5).read()
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None and b"dbt" in page
+        served = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/catalog.json", timeout=5).read())
+        assert served["nodes"].keys() == catalog["nodes"].keys()
+    finally:
+        os.killpg(serve.pid, 15)
+        serve.wait(10)
