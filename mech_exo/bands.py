@@ -24,6 +24,7 @@ INSUFFICIENT, NORMAL, WARNING, CRITICAL, BREACH = "insufficient_data", "normal",
 STOP, WARN, OK = "stop", "warning", "ok"
 # the page's traffic lights
 GREEN, YELLOW, RED, UNKNOWN = "green", "yellow", "red", "unknown"
+NEUTRAL = "neutral"   # how a screen shows a loss that is inside every band: not alarming, not green
 
 VAR_LIGHT = {NORMAL: GREEN, WARNING: YELLOW, CRITICAL: RED, BREACH: RED, INSUFFICIENT: UNKNOWN}
 LOSS_LIGHT = {OK: GREEN, WARN: YELLOW, STOP: RED, None: UNKNOWN}
@@ -56,6 +57,13 @@ def loss_band(fraction: float | None, stop_pct: float, warning_pct: float | None
 def loss_light(fraction: float | None, stop_pct: float, warning_pct: float | None = None) -> str:
     """green / yellow / red / unknown of a return against a stop and a warning."""
     return LOSS_LIGHT[loss_band(fraction, stop_pct, warning_pct)]
+
+
+def loss_shade(fraction: float | None, stop_pct: float, warning_pct: float | None = None) -> str:
+    """How a card shows a return: its band's light, except that a loss inside the bands is neutral —
+    green is for a gain (a −1.00 % month is not good news, even 2 points above the stop)."""
+    light = loss_light(fraction, stop_pct, warning_pct)
+    return NEUTRAL if light == GREEN and fraction is not None and pct(fraction) < 0 else light
 
 
 def day_band(fraction: float | None, daily_cfg: Mapping) -> str | None:

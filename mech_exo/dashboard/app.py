@@ -87,7 +87,12 @@ def create_app(home: Home | str | os.PathLike | None = None, *, now: datetime | 
     server.config["EXO_HOME"] = str(home.root)
     server.config["EXO_NOW"] = parse_now(now)
     engine = RiskQueryEngine(home, now=lambda: server.config.get("EXO_NOW"))
-    page = RiskLiveLayout(engine, refresh_ms=refresh_ms)
+    def page_health():
+        from mech_exo.dashboard.health import health_report
+
+        return health_report(engine, engine.now())
+
+    page = RiskLiveLayout(engine, refresh_ms=refresh_ms, health=page_health)
     app.index_string = INDEX
     app.layout = html.Div([dcc.Location(id="url", refresh=False), html.Div(id="page")])
 

@@ -480,7 +480,14 @@ def test_browser_page_shows_the_model_values(crash_dash):
     # headline cards against the models and the guard thresholds
     intra = q(crash_dash, "select day_return from nav_intraday order by ts desc limit 1")[0]["day_return"]
     assert float(data["day"]["value"]) == pytest.approx(intra)
-    assert data["day"]["level"] == ("green" if intra * 100 > -0.4 else "yellow" if intra * 100 > -0.8 else "red")
+    def shade(r, stop, warn):  # the guards' bands; a loss inside them is neutral, never green (#11.7)
+        p = round(r * 100, 6)
+        return "red" if p <= stop else "yellow" if p <= warn else "neutral" if p < 0 else "green"
+
+    assert data["day"]["level"] == shade(intra, -0.8, -0.4)
+    mtd = q(crash_dash, "select mtd_return from mtd_drawdown order by session_date desc limit 1")[0]["mtd_return"]
+    assert float(data["mtd"]["value"]) == pytest.approx(mtd)
+    assert data["mtd"]["level"] == shade(mtd, -3.0, -1.5)
     var = q(crash_dash, "select var95_usd, var99_usd from var_daily order by session_date desc limit 1")[0]
     assert float(data["var95"]["value"]) == pytest.approx(var["var95_usd"])
     assert float(data["var99"]["value"]) == pytest.approx(var["var99_usd"])
@@ -528,3 +535,93 @@ def test_browser_no_data_state(empty_home):
         shot = page.screenshot(ARTIFACTS / "risk_live_no_data.png")
     print(f"screenshot: {shot}")
     assert "No data yet" in text and "exo run" in text
+
+
+# --- what the page says about itself (#11.7) -------------------------------------------------------------
+
+def _find(component, id_):
+    """The Dash component with ``id_`` in a rendered tree (None when absent)."""
+    if getattr(component, "id", None) == id_:
+        return component
+    children = getattr(component, "children", None)
+    for c in children if isinstance(children, (list, tuple)) else [children]:
+        if c is not None and not isinstance(c, (str, int, float)):
+            found = _find(c, id_)
+            if found is not None:
+                return found
+    return None
+
+
+def _text(component) -> str:
+    if component is None:
+        return ""
+    if isinstance(component, (str, int, float)):
+        return str(component)
+    children = getattr(component, "children", None)
+    return "".join(_text(c) for c in (children if isinstance(children, (list, tuple)) else [children]))
+
+
+def _page(home, now):
+    from dash import html
+
+    from mech_exo.dashboard.health import health_report
+    from mech_exo.reporting.dash_layout.risk_live import RiskLiveLayout
+
+    eng = engine_for(home, now)
+    return html.Div(RiskLiveLayout(eng, health=lambda: health_report(eng, now)).render())
+
+
+@pytest.mark.parametrize("now", [AFTER_CLOSE, NEXT_SESSION, WEEKEND])
+def test_the_page_shows_a_banner_exactly_when_health_is_503(crash_dash, now):
+    r = client(crash_dash).get("/health?now=" + now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    banner = _find(_page(crash_dash, now), "health-banner")
+    assert (banner is not None) == (r.status_code == 503), (now, r.get_json()["problems"])
+    if r.status_code == 503:
+        body = r.get_json()
+        text = _text(banner)
+        for p in body["problems"][:6]:
+            assert p in text
+        if body["data"]["stale"]:
+            assert banner.to_plotly_json()["props"]["data-state"] == "stale" and text.startswith("STALE DATA")
+
+
+def test_the_stale_session_gets_the_stale_banner(crash_dash):
+    banner = _find(_page(crash_dash, NEXT_SESSION), "health-banner")
+    assert banner is not None and _text(banner).startswith("STALE DATA")
+
+
+def test_the_page_says_which_var_is_which_with_both_totals(crash_dash):
+    from mech_exo.reporting.dash_layout import theme as t
+
+    page = _page(crash_dash, AFTER_CLOSE)
+    text = _text(_find(page, "var-explain"))
+    heat = q(crash_dash, "select sum(var95_contribution) as v from position_risk")[0]["v"]
+    book = q(crash_dash, "select var95_usd from var_daily order by session_date desc limit 1")[0]["var95_usd"]
+    assert "position simulation" in text and "book's own daily returns" in text
+    assert t.usd(heat) in text and t.usd(book) in text
+    assert "book" in _text(_find(page, "kpi-var95")).lower()
+
+
+def test_var_timeline_panels_keep_their_bands_and_labels_apart(crash_dash):
+    from mech_exo.reporting.dash_layout.figures import var_timeline_figure
+
+    eng = engine_for(crash_dash)
+    th = eng.get_live_risk_metrics()["thresholds"]
+    fig = var_timeline_figure(eng.get_var_timeline(), th)
+    var = q(crash_dash, "select limit95_usd, limit99_usd from var_daily order by session_date desc limit 1")[0]
+    by_axis = {}
+    for sh in fig.layout.shapes:
+        by_axis.setdefault(sh.yref, []).append((min(sh.y0, sh.y1), max(sh.y0, sh.y1)))
+    traces = {tr.name: tr.yaxis for tr in fig.data}
+    for name, limit in (("VaR 95 %", var["limit95_usd"]), ("VaR 99 %", var["limit99_usd"])):
+        axis = "y" if traces[name] == "y" else traces[name]
+        spans = by_axis[axis]
+        # this panel's bands run from warning to its own limit, and nothing of the other limit is here
+        assert min(lo for lo, _ in spans) == pytest.approx(limit * th["var_warning_pct"] / 100)
+        assert max(hi for _, hi in spans) == pytest.approx(limit)
+        label = [a for a in fig.layout.annotations if a.yref == axis and "limit" in a.text]
+        assert len(label) == 1 and label[0].yanchor == "bottom"  # above its line, never under it
+        assert label[0].y == pytest.approx(__import__("math").log10(limit))
+        lo, hi = fig.layout[("yaxis" if axis == "y" else "yaxis" + axis[1:])].range
+        assert 10 ** hi > limit  # the limit and its label are inside the panel
+    assert len(by_axis) == 2

@@ -41,6 +41,21 @@ def killswitch_banner(ks: dict[str, Any]) -> html.Div:
     ])
 
 
+def health_banner(body: dict[str, Any]) -> html.Div:
+    """What /health says when it answers 503: the screen may be lying. STALE DATA when the marks are
+    older than the freshness limit in session, else UNHEALTHY; each problem listed as /health lists it."""
+    data = body.get("data") or {}
+    stale = bool(data.get("stale"))
+    head = "STALE DATA" if stale else "UNHEALTHY"
+    lead = (f"the latest mark is {_age(data.get('age_minutes'))} old in session "
+            f"(limit {data.get('max_age_minutes')} min) — the numbers below may not be today's"
+            if stale else "/health answers 503 — what this page shows may not be current")
+    problems = body.get("problems") or []
+    return html.Div(id="health-banner", className="health-banner", **{"data-state": "stale" if stale else "unhealthy"},
+                    children=[html.B(head), f": {lead}.",
+                              html.Ul([html.Li(p) for p in problems[:6]]) if problems else None])
+
+
 def header(m: dict[str, Any], now: datetime, refresh_ms: int = REFRESH_MS) -> html.Div:
     bits = []
     if m.get("session_date"):

@@ -48,12 +48,18 @@ def kpi_row(m: dict[str, Any]) -> html.Div:
     var_light = bands.VAR_LIGHT.get(m.get("level"), bands.UNKNOWN)
     cards = [
         card("NAV", t.usd(m.get("nav")), f"close {t.usd(m.get('nav_close'))}", None, "kpi-nav", value_data=m.get("nav")),
-        card("Day P&L", t.pct(m.get("day_return")), day_sub, m["day_level"], "pnl-day", value_data=m.get("day_return")),
-        card("Month to date", t.pct(m.get("mtd_return")), mtd_sub, m["mtd_level"], "pnl-mtd",
+        # the cards shade a loss inside the bands neutral, never green (bands.loss_shade); the API's
+        # day_level / mtd_level stay the guards' bands
+        card("Day P&L", t.pct(m.get("day_return")), day_sub,
+             bands.loss_shade(m.get("day_return"), th["daily_stop_pct"], th["daily_warning_pct"]), "pnl-day",
+             value_data=m.get("day_return")),
+        card("Month to date", t.pct(m.get("mtd_return")), mtd_sub,
+             bands.loss_shade(m.get("mtd_return"), th["monthly_stop_pct"], th["monthly_warning_pct"]), "pnl-mtd",
              value_data=m.get("mtd_return")),
-        var_card("VaR 95 % (1 day)", m.get("var95_usd"), m.get("utilization95"), m.get("limit95_usd"), th, "kpi-var95",
-                 level_badge=badge(f"level {m.get('level')}", var_light, id="badge-var-level")),
-        var_card("VaR 99 % (1 day)", m.get("var99_usd"), m.get("utilization99"), m.get("limit99_usd"), th, "kpi-var99"),
+        var_card("VaR 95 % (1 day) · book", m.get("var95_usd"), m.get("utilization95"), m.get("limit95_usd"), th,
+                 "kpi-var95", level_badge=badge(f"level {m.get('level')}", var_light, id="badge-var-level")),
+        var_card("VaR 99 % (1 day) · book", m.get("var99_usd"), m.get("utilization99"), m.get("limit99_usd"), th,
+                 "kpi-var99"),
         drill_card(m["drill"]),
     ]
     return html.Div(cards, className="kpi-row")
@@ -67,7 +73,8 @@ def var_card(title: str, value: float | None, util: float | None, limit: float |
              level_badge: Any = None) -> html.Div:
     u = None if util is None else util * 100
     level = bands.var_light(util, var_cfg(th))
-    sub = [html.Span(f"{'—' if u is None else f'{u:.1f} %'} of {t.usd_short(limit)} limit")]
+    sub = [html.Span(f"{'—' if u is None else f'{u:.1f} %'} of {t.usd_short(limit)} limit"),
+           html.Div("the book's own daily returns (var_daily) — what the limit judges", className="muted")]
     extra = html.Div([util_bar(util, th), html.Div(level_badge, className="badge-line") if level_badge else None])
     return card(title, t.usd(value), sub, level, id, extra=extra, value_data=value)
 

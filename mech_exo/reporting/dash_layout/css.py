@@ -36,6 +36,11 @@ body { margin: 0; background: %(bg)s; color: %(ink)s; font-family: %(font)s; fon
 .kpi { padding: 12px 14px; border-top: 4px solid %(line)s; min-height: 118px; }
 .kpi-green { border-top-color: %(green)s; } .kpi-yellow { border-top-color: %(yellow)s; }
 .kpi-red { border-top-color: %(red)s; } .kpi-unknown { border-top-color: %(grey)s; }
+.kpi-neutral { border-top-color: %(neutral)s; }
+.health-banner { margin-top: 12px; background: #fdecea; border: 2px solid %(red)s; color: #7a1a12; padding: 10px 14px;
+                 border-radius: 8px; font-size: 14px; }
+.health-banner b { letter-spacing: .04em; }
+.explain { font-size: 12px; color: %(muted)s; margin-top: 6px; line-height: 1.45; }
 .kpi-title { font-size: 12px; text-transform: uppercase; letter-spacing: .06em; color: %(muted)s; font-weight: 600; }
 .kpi-value { font-size: 26px; font-weight: 700; margin: 4px 0 2px; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .kpi-sub { font-size: 12.5px; line-height: 1.45; }
@@ -76,4 +81,4 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 1
 @media (max-width: 1200px) { .kpi-row { grid-template-columns: repeat(3, minmax(0, 1fr)); }
                              .grid2 { grid-template-columns: 1fr; } }
 """ % {"bg": t.BG, "ink": t.INK, "muted": t.MUTED, "navy": t.NAVY, "paper": t.PAPER, "line": t.LINE,
-       "green": t.GREEN, "yellow": t.YELLOW, "red": t.RED, "grey": t.GREY, "font": t.FONT}
+       "green": t.GREEN, "yellow": t.YELLOW, "red": t.RED, "grey": t.GREY, "neutral": t.NEUTRAL, "font": t.FONT}

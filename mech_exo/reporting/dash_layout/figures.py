@@ -72,8 +72,10 @@ def heatmap_figure(cells: list[dict[str, Any]], height: int = 340) -> go.Figure:
 # --- VaR timeline --------------------------------------------------------------------------------
 
 def var_timeline_figure(timeline: list[dict[str, Any]], thresholds: dict[str, Any],
-                        height: int = 340) -> go.Figure:
-    """95 % / 99 % VaR in USD per session with the limits and the warning (70 %) / critical (90 %) bands.
+                        height: int = 380) -> go.Figure:
+    """95 % and 99 % VaR in USD per session, each in its own panel with its own limit and its
+    warning (70 %) / critical (90 %) bands: one panel's bands never lie over the other's, and each
+    label sits above its limit line, where no line or band hides it (99 % on top: the larger limit).
 
     Log scale: book VaR sits far below the limits in normal times; on a linear axis the lines would
     be flat at zero. On a log axis both the shape of VaR and the headroom to the limits are readable.
@@ -81,38 +83,43 @@ def var_timeline_figure(timeline: list[dict[str, Any]], thresholds: dict[str, An
     if not timeline:
         return _empty("No sessions yet", height)
     dates = [r["session_date"] for r in timeline]
-    v95 = [r["var95_usd"] for r in timeline]
-    v99 = [r["var99_usd"] for r in timeline]
-    l95 = timeline[-1].get("limit95_usd") or thresholds["var_limit95_usd"]
-    l99 = timeline[-1].get("limit99_usd") or thresholds["var_limit99_usd"]
+    series = {"95": [r["var95_usd"] for r in timeline], "99": [r["var99_usd"] for r in timeline]}
+    limits = {"95": timeline[-1].get("limit95_usd") or thresholds["var_limit95_usd"],
+              "99": timeline[-1].get("limit99_usd") or thresholds["var_limit99_usd"]}
     warn, crit = thresholds["var_warning_pct"] / 100, thresholds["var_critical_pct"] / 100
-    fig = go.Figure()
-    for limit, label in ((l95, "95"), (l99, "99")):
-        fig.add_hrect(y0=limit * warn, y1=limit * crit, fillcolor=t.YELLOW, opacity=0.16, line_width=0, layer="below")
-        fig.add_hrect(y0=limit * crit, y1=limit, fillcolor=t.RED, opacity=0.16, line_width=0, layer="below")
-        fig.add_hline(y=limit, line=dict(color=t.RED, width=1.6, dash="dash"))
+    bands_text = f"bands: {warn * 100:.0f}–{crit * 100:.0f} % warning · {crit * 100:.0f}–100 % critical"
+    order = ("99", "95")
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12, subplot_titles=[
+        f"VaR {k} % · limit {t.usd_short(limits[k])} · {bands_text}" for k in order])
+    colours = {"95": t.VAR95_COLOUR, "99": t.VAR99_COLOUR}
+    any_positive = False
+    for row, k in enumerate(order, start=1):
+        limit, values = limits[k], series[k]
+        fig.add_hrect(y0=limit * warn, y1=limit * crit, fillcolor=t.YELLOW, opacity=0.18, line_width=0,
+                      layer="below", row=row, col=1, exclude_empty_subplots=False)
+        fig.add_hrect(y0=limit * crit, y1=limit, fillcolor=t.RED, opacity=0.18, line_width=0, layer="below",
+                      row=row, col=1, exclude_empty_subplots=False)
+        fig.add_hline(y=limit, line=dict(color=t.RED, width=1.6, dash="dash"), row=row, col=1,
+                      exclude_empty_subplots=False)
+        yref = "y" if row == 1 else f"y{row}"
         # annotations on a log axis take log10(y) (shapes take data values)
-        fig.add_annotation(x=0, xref="paper", xanchor="left", y=math.log10(limit), yanchor="bottom", showarrow=False,
-                           text=f"<b>{label} % limit {t.usd_short(limit)}</b>", font=dict(size=11, color=t.RED))
-        fig.add_annotation(x=1, xref="paper", xanchor="right", y=math.log10(limit * warn), yanchor="bottom",
-                           showarrow=False, text=f"{label} %: {warn * 100:.0f}–{crit * 100:.0f} % warning · "
-                                                 f"{crit * 100:.0f}–100 % critical",
-                           font=dict(size=10, color=t.MUTED))
-    fig.add_trace(go.Scatter(x=dates, y=v95, name="VaR 95 %", mode="lines+markers", connectgaps=False,
-                             line=dict(color=t.VAR95_COLOUR, width=2.2), marker=dict(size=4),
-                             hovertemplate="%{x}<br>VaR 95 %{y:$,.0f}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=dates, y=v99, name="VaR 99 %", mode="lines+markers", connectgaps=False,
-                             line=dict(color=t.VAR99_COLOUR, width=2.2), marker=dict(size=4),
-                             hovertemplate="%{x}<br>VaR 99 %{y:$,.0f}<extra></extra>"))
-    positive = [v for v in v95 + v99 if v is not None and v > 0]
-    lo = min(positive) / 2 if positive else l95 / 1000
-    _base(fig, height, legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", bgcolor="rgba(0,0,0,0)"),
-          hovermode="x unified")
-    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10))
-    fig.update_yaxes(type="log", range=[math.log10(lo), math.log10(l99 * 1.6)], tickformat="$~s",
-                     gridcolor=t.LINE, title=dict(text="1-day VaR (USD, log scale)", font=dict(size=11, color=t.MUTED)))
+        fig.add_annotation(x=0, xref="x domain" if row == 1 else f"x{row} domain", xanchor="left",
+                           y=math.log10(limit), yref=yref, yanchor="bottom", showarrow=False,
+                           text=f"<b>{k} % limit {t.usd_short(limit)}</b>", font=dict(size=11, color=t.RED))
+        fig.add_trace(go.Scatter(x=dates, y=values, name=f"VaR {k} %", mode="lines+markers", connectgaps=False,
+                                 line=dict(color=colours[k], width=2.2), marker=dict(size=4),
+                                 hovertemplate=f"%{{x}}<br>VaR {k} %{{y:$,.0f}}<extra></extra>"), row=row, col=1)
+        positive = [v for v in values if v is not None and v > 0]
+        any_positive = any_positive or bool(positive)
+        lo = min(positive + [limit * warn]) / 2 if positive else limit / 1000
+        fig.update_yaxes(type="log", range=[math.log10(lo), math.log10(limit * 1.6)], tickformat="$~s",
+                         gridcolor=t.LINE, row=row, col=1)
+    _base(fig, height, showlegend=False, hovermode="x unified")
+    for ann in fig.layout.annotations[:2]:  # the two panel titles
+        ann.update(font=dict(size=11, color=t.MUTED), x=0, xanchor="left")
+    fig.update_layout(margin=dict(l=10, r=10, t=28, b=10))
     fig.update_xaxes(gridcolor=t.LINE)
-    if not positive:
+    if not any_positive:
         fig.add_annotation(text="VaR needs more daily returns (var.min_obs) — none computed yet", showarrow=False,
                            x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=13, color=t.MUTED))
     return fig

@@ -4,7 +4,8 @@ from __future__ import annotations
 from mech_exo import bands
 
 GREEN, YELLOW, RED, GREY = "#1a9850", "#e6a100", "#d73027", "#8a94a6"
-LEVEL_COLOURS = {"green": GREEN, "yellow": YELLOW, "red": RED, "unknown": GREY}
+NEUTRAL = "#3b4a6b"   # a loss inside the bands (bands.NEUTRAL): readable, not green, not alarming
+LEVEL_COLOURS = {"green": GREEN, "yellow": YELLOW, "red": RED, "unknown": GREY, "neutral": NEUTRAL}
 VAR_LEVEL_TO_LIGHT = bands.VAR_LIGHT  # var_daily.level → light: defined with the bands
 NAVY, INK, MUTED, PAPER, BG, LINE = "#1f2a44", "#1d2433", "#5b6578", "#ffffff", "#f3f5f9", "#e3e7ee"
 VAR95_COLOUR, VAR99_COLOUR = "#2b6cb0", "#6b46c1"
