@@ -94,7 +94,32 @@ def dagster_instance(home: Home) -> "dg.DagsterInstance":
     """The home's instance (the caller disposes it). Safe to call from racing processes."""
     import dagster as dg
 
-    return dg.DagsterInstance.from_config(str(ensure_instance_storage(home)))
+    dagster_home = ensure_instance_storage(home)
+    inst = dg.DagsterInstance.from_config(str(dagster_home))
+    record_required_daemons(inst, dagster_home)
+    return inst
+
+
+def record_required_daemons(inst, dagster_home: Path) -> None:
+    """Keep the daemon types this instance requires beside it, for `exo health full-check`, which
+    reads the instance without importing Dagster (``mech_exo.dagster_storage``). Written when
+    missing or when dagster.yaml / Dagster's version changed; best effort (a read-only home: the
+    health check then asks Dagster itself)."""
+    import json
+    import os
+
+    from mech_exo.dagster_storage import REQUIRED_DAEMONS_FILE, required_daemons, required_daemons_key
+
+    if required_daemons(dagster_home) is not None:
+        return
+    try:
+        path = dagster_home / REQUIRED_DAEMONS_FILE
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": required_daemons_key(dagster_home),
+                                   "daemons": list(inst.get_required_daemon_types())}))
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 @contextmanager

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import dagster as dg
 
 from mech_exo import processes
 
+# who holds the slot, and the rule judging it alive, live in mech_exo.health.holders: the health
+# check applies the same rule to the same runs without importing Dagster
+from mech_exo.health.holders import STALE_AFTER_S, TAG_HOST, TAG_PID, TAG_START, Holder, judge  # noqa: F401
+
 POOL = "exo_warehouse"
-TAG_PID, TAG_START, TAG_HOST = "exo/pid", "exo/pid_start", "exo/host"
-STALE_AFTER_S = 6 * 3600.0   # an untagged holder silent this long is presumed dead
 TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
@@ -40,42 +42,18 @@ def tag_holder(context) -> None:
         context.instance.add_run_tags(run.run_id, holder_tags())
 
 
-@dataclass
-class Holder:
-    run_id: str
-    job: str | None
-    step_key: str | None
-    status: str
-    pid: str | None
-    host: str | None
-    alive: bool
-    why_dead: str | None
-    holds_slot: bool
-
-    def describe(self) -> str:
-        who = f"pid {self.pid} on {self.host}" if self.pid else "no recorded process"
-        step = f", step {self.step_key}" if self.step_key else ""
-        return f"Dagster run {self.run_id[:8]} ({self.job}{step}, {self.status}, {who})"
+def run_mapping(rec) -> dict | None:
+    """A Dagster run record as the holder judge reads it (``mech_exo.health.holders.judge``)."""
+    if rec is None:
+        return None
+    run = rec.dagster_run
+    return {"job": run.job_name, "status": run.status.value, "tags": dict(run.tags),
+            "created": rec.create_timestamp.timestamp() if rec.create_timestamp else None,
+            "updated": rec.update_timestamp.timestamp() if rec.update_timestamp else None}
 
 
 def _judge(instance, run_id: str, step_key: str | None, holds_slot: bool, now: float) -> Holder:
-    rec = instance.get_run_record_by_id(run_id)
-    if rec is None:
-        return Holder(run_id, None, step_key, "MISSING", None, None, False, "the run no longer exists", holds_slot)
-    run = rec.dagster_run
-    status = run.status.value
-    pid, start, host = run.tags.get(TAG_PID), run.tags.get(TAG_START) or None, run.tags.get(TAG_HOST)
-    h = Holder(run_id, run.job_name, step_key, status, pid, host, True, None, holds_slot)
-    if run.status in TERMINAL:
-        h.alive, h.why_dead = False, f"the run already ended ({status})"
-    elif pid and host == processes.host():
-        if not processes.alive(pid, start):
-            h.alive, h.why_dead = False, f"its process (pid {pid}) is gone"
-    elif not pid:
-        last = rec.update_timestamp.timestamp() if rec.update_timestamp else rec.create_timestamp.timestamp()
-        if now - last > STALE_AFTER_S:
-            h.alive, h.why_dead = False, f"no process recorded and no event for {int((now - last) / 60)} min"
-    return h
+    return judge(run_mapping(instance.get_run_record_by_id(run_id)), run_id, step_key, holds_slot, now)
 
 
 def holders(instance, *, now: float | None = None) -> list[Holder]:

@@ -260,18 +260,33 @@ def _check_snapshot(home: Home) -> tuple[str, str]:
 
 
 def _check_data(home: Home) -> tuple[str, str]:
-    from mech_exo.checks import ERROR, run_checks
+    """The data checks as the pipeline recorded them on the snapshot it published (state/checks.json:
+    the Great Expectations suites and dbt's data tests — what the guards mark DATA SUSPECT by).
+    Reading the record, not re-running the suites, keeps the health check under a second (GE's import
+    alone takes 3 s); `exo data validate` re-runs them on every row."""
+    from mech_exo.checks import ERROR
+    from mech_exo.runstate import read_state
 
     if not home.analytics_db.exists():
         return FAIL, "no snapshot to check"
-    outs = run_checks(home)
-    bad_err = [o.name for o in outs if not o.passed and o.severity == ERROR]
-    bad_warn = [o.name for o in outs if not o.passed and o.severity != ERROR]
+    rec = read_state(home, "checks.json")
+    if rec is None:
+        return WARN, "no check record yet (the pipeline writes one after each build) — `exo data validate` checks now"
+    try:
+        outs = list(rec["outcomes"])
+        dbt_failed = [f for f in rec["failed"] if str(f).startswith("dbt:")]
+        at = str(rec["at"])[:19].replace("T", " ") + " UTC"
+    except (KeyError, TypeError):
+        return FAIL, f"unreadable check record {home.state_dir / 'checks.json'} (fail closed)"
+    name = lambda o: f"{o['suite']}:{o['check']}"  # noqa: E731
+    bad_err = [name(o) for o in outs if not o["passed"] and o["severity"] == ERROR] + dbt_failed
+    bad_warn = [name(o) for o in outs if not o["passed"] and o["severity"] != ERROR]
     if bad_err:
-        return FAIL, f"{len(bad_err)} ERROR check(s) failed: {', '.join(bad_err[:4])}"
+        return FAIL, f"{len(bad_err)} ERROR check(s) failed (recorded {at}): {', '.join(bad_err[:4])}"
     if bad_warn:
-        return WARN, f"{len(outs) - len(bad_warn)} of {len(outs)} passed; WARN: {', '.join(bad_warn[:4])}"
-    return OK, f"all {len(outs)} checks passed"
+        return WARN, (f"{len(outs) - len(bad_warn)} of {len(outs)} passed (recorded {at}); "
+                      f"WARN: {', '.join(bad_warn[:4])}")
+    return OK, f"all {len(outs)} checks passed (recorded {at})"
 
 
 def _check_drill(home: Home) -> tuple[str, str]:
@@ -311,12 +326,7 @@ FIXES = {"config files": "fix the file and line named (`exo run` halts trading w
 def full_check(home: Home, now: datetime | None = None) -> list[dict[str, Any]]:
     """Every component graded; a check that itself crashes is FAIL with the error (never hidden).
     The halt path's components (``mech_exo.flows.halt_path``) follow the file checks."""
-    import threading
 
-    from mech_exo.flows.health_facts import preload
-
-    # Dagster's import (seconds) overlaps the file checks; the halt-path read then only reads
-    threading.Thread(target=lambda: _quiet(preload), name="exo-health-preload", daemon=True).start()
     out = []
     for name, fn in CHECKS:
         try:
@@ -333,13 +343,6 @@ def full_check(home: Home, now: datetime | None = None) -> list[dict[str, Any]]:
         out.append({"component": "halt path", "status": FAIL, "detail": f"check crashed: {exc.__class__.__name__}: {exc}",
                     "fix": "`exo flows status`", "data": {}})
     return out
-
-
-def _quiet(fn: Callable[[], Any]) -> None:
-    try:
-        fn()
-    except Exception:  # noqa: BLE001 — the read itself reports what is wrong
-        pass
 
 
 def _parse_now(value: str | None) -> datetime | None:

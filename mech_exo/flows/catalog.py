@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from mech_exo import dagster_storage as dr
 from mech_exo.events import iso_utc, utc_now
-from mech_exo.flows import dagster_read as dr
 from mech_exo.flows.dashboard_process import FlowError
 from mech_exo.home import REPO_ROOT, Home, exo_home_env
 from mech_exo.instance import ensure_instance_storage, open_instance
@@ -116,7 +116,7 @@ def next_fire(flow: Flow, now: datetime) -> str | None:
 
 
 def tick_record(t: dict[str, Any]) -> dict[str, Any]:
-    """One sensor / schedule tick (``dagster_read.ticks``): when, outcome, and what it said or launched."""
+    """One sensor / schedule tick (``dagster_storage.ticks``): when, outcome, and what it said or launched."""
     status = t["status"]
     if status == "SKIPPED":
         result = t["skip_reason"] or "skipped"
@@ -133,7 +133,7 @@ def tick_record(t: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_record(dagster_home: Path, rec: dict[str, Any]) -> dict[str, Any]:
-    """One run (``dagster_read.runs``): id, status, start, duration, what started it, why it failed."""
+    """One run (``dagster_storage.runs``): id, status, start, duration, what started it, why it failed."""
     start, end = rec["start"], rec["end"]
     duration = (end or time.time()) - start if start else None
     return {"run_id": rec["run_id"], "job": rec["job"], "status": rec["status"], "start": _iso(start), "end": _iso(end),

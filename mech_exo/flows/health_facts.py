@@ -1,8 +1,10 @@
-"""The one module of the health checks that touches Dagster: read the home's instance into plain facts.
+"""The one module of the health checks that reads Dagster's instance: the home's instance into plain facts.
 
-The instance is opened only through ``mech_exo.instance`` (its first open is serialised there).
-Reading happens in a worker thread with a time budget: a locked or hung SQLite storage, a slow
-import, a corrupt ``dagster.yaml`` — none of them may hang or crash a health check. Whatever goes
+The facts are read straight from the instance's SQLite files (``mech_exo.dagster_storage``, no
+Dagster import), so `exo health full-check` and ``/health`` answer in a fraction of a second; who
+holds the warehouse slot is judged by the reaper's own rule (``mech_exo.health.holders``). Reading
+happens in a worker thread with a time budget: a locked or hung SQLite storage, a corrupt
+``dagster.yaml`` — none of them may hang or crash a health check. Whatever goes
 wrong becomes ``DagsterFacts.error`` (the file or the cause named), which the judges report as a
 failed component.
 
@@ -17,12 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from mech_exo import dagster_storage as ds
+from mech_exo.health import holders
 from mech_exo.health.checks import PIPELINE_JOBS, RunFact, SlotFact
 from mech_exo.home import Home
 
 BUDGET_S = 1.5          # the read itself (about 0.1 s on a healthy instance)
-IMPORT_BUDGET_S = 15.0  # importing Dagster/SQLAlchemy once per process (about 1 s idle, more under load)
+IMPORT_BUDGET_S = 15.0  # a home without the required-daemons record: Dagster opens the instance once
 RUN_LIMIT = 25          # newest runs read per pipeline job
+POOL = "exo_warehouse"  # dagster_project.pipeline.pool.POOL (not imported: it pulls Dagster)
 SNAPSHOT_ASSET = "analytics_snapshot"   # dagster_project.pipeline.assets.SNAPSHOT_KEY (not imported: it pulls dbt)
 
 
@@ -43,93 +48,74 @@ class DagsterFacts:
     elapsed_s: float = 0.0
 
 
-def _run_fact(inst, rec, with_failure: bool) -> RunFact:
-    run = rec.dagster_run
-    tags = run.tags
-    trigger = (tags.get("exo/trigger") or (f"sensor:{tags['dagster/sensor_name']}" if "dagster/sensor_name" in tags else None)
-               or (f"schedule:{tags['dagster/schedule_name']}" if "dagster/schedule_name" in tags else None) or "manual")
-    f = RunFact(run.run_id, run.job_name, run.status.value, trigger,
-                created=rec.create_timestamp.timestamp() if rec.create_timestamp else None,
-                start=rec.start_time, end=rec.end_time)
+def _run_fact(dh, rec: dict[str, Any], with_failure: bool) -> RunFact:
+    f = RunFact(rec["run_id"], rec["job"], rec["status"], ds.trigger_of(rec["tags"]), created=rec["created"],
+                start=rec["start"], end=rec["end"])
     if with_failure and f.status == "FAILURE":
-        f.failure = _failure_of(inst, run.run_id)
+        f.failure = ds.latest_failure(dh, rec["run_id"])
     return f
-
-
-def _failure_of(inst, run_id: str) -> str | None:
-    from dagster._core.events import DagsterEventType
-
-    from mech_exo.flows.run import failure_message  # the one-line reason `exo run` prints
-
-    logs = inst.all_logs(run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE})
-    steps = [e for e in logs if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"]
-    event = (steps or logs or [None])[0]
-    if event is None:
-        return None
-    de = event.dagster_event
-    if de and de.event_type_value == "STEP_FAILURE":
-        return f"{de.step_key}: {failure_message(de)}"
-    return ((de.message if de else None) or event.user_message or "run failed").strip().splitlines()[0][:300]
 
 
 def _slot_fact(h, since: float | None) -> SlotFact:
     return SlotFact(h.run_id, h.job, h.step_key, h.status, h.pid, h.host, h.alive, h.why_dead, h.holds_slot, since)
 
 
-def preload() -> None:
-    """Import what the read needs (seconds the first time in a process; instant afterwards). The CLI
-    calls it in a background thread while its file checks run."""
-    import dagster  # noqa: F401
-    import dagster._core.storage.sql  # noqa: F401 — SQLAlchemy and alembic: most of the import time
+def _ask_dagster_for_required_daemons(home: Home) -> None:
+    """The daemon types are recorded beside the instance whenever Dagster opens it
+    (``mech_exo.instance``); a home without that record (made by an older version, or dagster.yaml
+    edited since) has Dagster open it once: seconds, then never again."""
+    if ds.required_daemons(home.dagster_home) is None:
+        from mech_exo.instance import open_instance
 
-    from dagster_project.pipeline import pool  # noqa: F401
+        with open_instance(home):
+            pass
 
 
 def _read(home: Home, now: datetime, facts: DagsterFacts) -> None:
-    import dagster as dg
+    """The facts, read straight from the instance's SQLite files (``mech_exo.dagster_storage``, no
+    Dagster import: the check answers in a fraction of a second). The holder rule is the reaper's
+    (``mech_exo.health.holders``)."""
+    dh = home.dagster_home
+    facts.present = True
+    t_now = now.timestamp()
+    for job in PIPELINE_JOBS:
+        latest_failure_read = False
+        for rec in ds.runs(dh, job=job, limit=RUN_LIMIT):
+            # the failure reason of the newest failed run only: reading a run's events is the costly part
+            want = rec["status"] == "FAILURE" and not latest_failure_read
+            facts.runs.append(_run_fact(dh, rec, want))
+            latest_failure_read = latest_failure_read or want
+        for rec in ds.runs(dh, job=job, created_after=(now - timedelta(hours=24)).timestamp(), limit=1000):
+            facts.counts_24h[rec["status"]] = facts.counts_24h.get(rec["status"], 0) + 1
+    facts.runs.sort(key=lambda r: r.created or 0.0, reverse=True)
 
-    from dagster_project.pipeline import pool
-    from mech_exo.instance import open_instance
+    pool = ds.concurrency(dh, POOL)
+    enqueued = {p["run_id"]: p["enqueued"] for p in pool["pending"] if p["enqueued"]}
+    judged: dict[str, Any] = {}
+    for slot in pool["claimed"]:
+        judged[slot["run_id"]] = holders.judge(ds.run_by_id(dh, slot["run_id"]), slot["run_id"], slot["step_key"],
+                                               True, t_now)
+    for step in pool["pending"]:
+        if step["run_id"] not in judged:
+            judged[step["run_id"]] = holders.judge(ds.run_by_id(dh, step["run_id"]), step["run_id"],
+                                                   step["step_key"], False, t_now)
+    for h in judged.values():
+        since = enqueued.get(h.run_id)
+        if h.holds_slot:
+            rec = ds.run_by_id(dh, h.run_id)
+            since = rec["start"] if rec and rec["start"] else since
+        facts.slots.append(_slot_fact(h, since))
+    for rec in ds.runs(dh, statuses=holders.LIVE_STATUSES, limit=200):
+        h = holders.judge(rec, rec["run_id"], None, False, t_now)
+        if not h.alive and h.pid:
+            facts.orphans.append(_slot_fact(h, None))
+    facts.queued = [_run_fact(dh, r, False) for r in ds.runs(dh, statuses=["QUEUED"], limit=100)]
 
-    with open_instance(home) as inst:
-        facts.present = True
-        for job in PIPELINE_JOBS:
-            recs = inst.get_run_records(dg.RunsFilter(job_name=job), limit=RUN_LIMIT)
-            latest_failure_read = False
-            for rec in recs:
-                # the failure reason of the newest failed run only: all_logs is the costly read
-                want = rec.dagster_run.status == dg.DagsterRunStatus.FAILURE and not latest_failure_read
-                facts.runs.append(_run_fact(inst, rec, want))
-                latest_failure_read = latest_failure_read or want
-            day = inst.get_run_records(dg.RunsFilter(job_name=job, created_after=now - timedelta(hours=24)), limit=1000)
-            for rec in day:
-                st = rec.dagster_run.status.value
-                facts.counts_24h[st] = facts.counts_24h.get(st, 0) + 1
-        facts.runs.sort(key=lambda r: r.created or 0.0, reverse=True)
-
-        info = inst.event_log_storage.get_concurrency_info(pool.POOL)
-        enqueued = {p.run_id: p.enqueued_timestamp.timestamp() for p in info.pending_steps if p.enqueued_timestamp}
-        for h in pool.holders(inst, now=now.timestamp()):
-            since = None
-            if h.holds_slot:
-                rec = inst.get_run_record_by_id(h.run_id)
-                since = rec.start_time if rec and rec.start_time else enqueued.get(h.run_id)
-            else:
-                since = enqueued.get(h.run_id)
-            facts.slots.append(_slot_fact(h, since))
-        facts.orphans = [_slot_fact(h, None) for h in pool.live_runs_without_process(inst)]
-        queued = inst.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]), limit=100)
-        facts.queued = [_run_fact(inst, r, False) for r in queued]
-
-        facts.required_daemons = list(inst.get_required_daemon_types())
-        for t, hb in inst.get_daemon_heartbeats().items():
-            facts.heartbeats[t] = {"at": hb.timestamp, "daemon_id": hb.daemon_id,
-                                   "errors": [(e.message or "").strip().splitlines()[0] for e in (hb.errors or []) if e]}
-        for s in inst.all_instigator_state():
-            facts.instigators.append({"name": s.instigator_name, "type": s.instigator_type.value,
-                                      "status": s.status.value})
-        ev = inst.get_latest_materialization_event(dg.AssetKey(SNAPSHOT_ASSET))
-        facts.last_snapshot_materialization = ev.timestamp if ev else None
+    facts.required_daemons = ds.required_daemons(dh) or []
+    facts.heartbeats = ds.heartbeats(dh)
+    facts.instigators = [{"name": st["name"], "type": st["type"], "status": st["status"]}
+                         for st in ds.instigators(dh).values()]
+    facts.last_snapshot_materialization = ds.latest_materialization_at(dh, [SNAPSHOT_ASSET])
 
 
 def has_instance(home: Home) -> bool:
@@ -154,7 +140,7 @@ def read_facts(home: Home, now: datetime | None = None, *, budget_s: float = BUD
 
     def work() -> None:
         try:
-            preload()
+            _ask_dagster_for_required_daemons(home)
             imported.set()
             box["t_read"] = time.monotonic()
             _read(home, now, facts)
@@ -170,7 +156,7 @@ def read_facts(home: Home, now: datetime | None = None, *, budget_s: float = BUD
     facts.elapsed_s = round(time.monotonic() - box.get("t_read", t0), 3)
     if worker.is_alive():   # left behind as a daemon thread: it ends with its read, or with the process
         what = (f"did not answer within {budget_s:g} s (a storage locked or hung?)" if "t_read" in box
-                else f"could not be loaded within {IMPORT_BUDGET_S:g} s (importing Dagster)")
+                else f"could not be opened within {IMPORT_BUDGET_S:g} s (importing Dagster)")
         return DagsterFacts(dagster_home=str(home.dagster_home), present=True, elapsed_s=facts.elapsed_s,
                             error=f"the Dagster instance at {home.dagster_home} {what}")
     exc = box.get("exc")

@@ -273,12 +273,12 @@ def run_pipeline(home: Home, *, now: datetime | None = None, full_refresh: bool 
 
 def failure_message(event) -> str:
     """One line for a failure DagsterEvent of an in-process run: the same rule as for stored runs
-    (``dagster_read.failure_text``), on the event as Dagster serialises it."""
+    (``dagster_storage.failure_text``), on the event as Dagster serialises it."""
     if event is None:
         return "the run failed (see `exo flows runs`)"
     from dagster._serdes import serialize_value
 
-    from mech_exo.flows.dagster_read import failure_text
+    from mech_exo.dagster_storage import failure_text
 
     return failure_text(json.loads(serialize_value(event)))
 

@@ -1,4 +1,4 @@
-"""mech_exo.flows.dagster_read (the home's instance read from its SQLite files, no Dagster import)
+"""mech_exo.dagster_storage (the home's instance read from its SQLite files, no Dagster import)
 against Dagster's own API on a real instance: real runs (one failed with a dg.Failure, one tagged
 by a sensor), sensor states written by the `dagster` CLI, ticks recorded by a real `dagster-daemon`
 (skipped and failed ones). Each reader must give what Dagster's reader gives."""
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mech_exo.flows import dagster_read as dr
+from mech_exo import dagster_storage as dr
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
@@ -105,6 +105,24 @@ def test_a_failed_runs_reason_is_the_one_line_exo_run_prints(instance_home):
     assert dr.latest_failure(dh, ok["run_id"]) is None
 
 
+def test_a_run_failed_by_the_instance_reads_its_message(instance_home, tmp_path):
+    """A run failed from outside (the reaper's report_run_failed) has no step failure: its reason is
+    the RUN_FAILURE message, which Dagster stores as PIPELINE_FAILURE."""
+    import dagster as dg
+
+    from mech_exo.home import Home, init_home
+    from mech_exo.instance import open_instance
+
+    home = Home.resolve(tmp_path / "reaped")
+    init_home(home)
+    with open_instance(home) as inst:
+        run = inst.create_run_for_job(dg.JobDefinition(graph_def=dg.GraphDefinition(name="data_pipeline", node_defs=[])))
+        inst.report_run_failed(run, message="reaped by test: its process (pid 1) is gone")
+    (rec,) = dr.runs(home.dagster_home)
+    assert rec["status"] == "FAILURE"
+    assert dr.latest_failure(home.dagster_home, rec["run_id"]) == "reaped by test: its process (pid 1) is gone"
+
+
 def test_instigators_ticks_and_heartbeats_equal_dagsters(instance_home):
     from mech_exo.instance import open_instance
 
@@ -146,7 +164,7 @@ def test_a_home_whose_instance_was_never_opened_has_nothing_recorded(tmp_path):
 
 
 def test_the_readers_never_import_dagster(instance_home):
-    code = ("import sys; from pathlib import Path; from mech_exo.flows import dagster_read as dr; "
+    code = ("import sys; from pathlib import Path; from mech_exo import dagster_storage as dr; "
             f"dh = Path({str(instance_home.dagster_home)!r}); "
             "[dr.latest_failure(dh, r['run_id']) for r in dr.runs(dh, limit=None)]; "
             "[dr.ticks(dh, s['selector_id']) for s in dr.instigators(dh).values()]; dr.heartbeats(dh); "
@@ -154,3 +172,27 @@ def test_the_readers_never_import_dagster(instance_home):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, cwd=REPO)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def test_pool_materialization_and_required_daemons_equal_dagsters(instance_home):
+    import dagster as dg
+
+    from mech_exo.instance import open_instance
+
+    dh = instance_home.dagster_home
+    with open_instance(instance_home) as inst:   # an open records the required daemon types beside the instance
+        info = inst.event_log_storage.get_concurrency_info("exo_warehouse")
+        required = list(inst.get_required_daemon_types())
+        ev = inst.get_latest_materialization_event(dg.AssetKey("analytics_snapshot"))
+    pool = dr.concurrency(dh, "exo_warehouse")
+    assert [(c["run_id"], c["step_key"]) for c in pool["claimed"]] == [(c.run_id, c.step_key) for c in info.claimed_slots]
+    assert [p["run_id"] for p in pool["pending"]] == [p.run_id for p in info.pending_steps]
+    assert dr.required_daemons(dh) == required and "SENSOR" in required
+    assert dr.latest_materialization_at(dh, ["analytics_snapshot"]) == (ev.timestamp if ev else None)
+    (dh / "dagster.yaml").write_text((dh / "dagster.yaml").read_text() + "\n# edited\n")
+    assert dr.required_daemons(dh) is None  # dagster.yaml changed: the record no longer vouches
+    with open_instance(instance_home):
+        pass
+    assert dr.required_daemons(dh) == required
+    ok = dr.runs(dh, statuses=["SUCCESS"])[0]
+    assert dr.run_by_id(dh, ok["run_id"]) == ok and dr.run_by_id(dh, "no-such-run") is None

@@ -10,7 +10,7 @@ instance uses Dagster's default SQLite storages (``dagster.yaml`` as `exo init` 
 
 Everything is opened read-only (``mode=ro``) with a busy timeout, so a reader never takes a lock a
 writer needs and never creates a storage. Records are the JSON Dagster's serdes writes; only fields
-that Dagster's own readers expose are used, and ``tests/integration/test_dagster_read.py`` checks
+that Dagster's own readers expose are used, and ``tests/integration/test_dagster_storage.py`` checks
 each reader against Dagster's API on real instances (real runs, a failed one, real daemon ticks).
 Writing (starting runs, toggling sensors) stays with Dagster: this module never writes.
 """
@@ -61,10 +61,13 @@ def _enum(value: Any) -> str | None:
 
 def runs(dagster_home: Path, *, job: str | None = None, tags: dict[str, str] | None = None,
          statuses: Iterable[str] | None = None, created_after: float | None = None,
-         limit: int | None = 5) -> list[dict[str, Any]]:
+         limit: int | None = 5, _ids: list[str] | None = None) -> list[dict[str, Any]]:
     """Run records newest first (Dagster's order: storage id descending), each {run_id, job, status,
-    tags, created, start, end} with times as epoch seconds; filters as Dagster's RunsFilter."""
+    tags, created, updated, start, end} with times as epoch seconds; filters as Dagster's RunsFilter."""
     where, params = [], []
+    if _ids is not None:
+        where.append(f"r.run_id in ({','.join('?' * len(_ids))})")
+        params += list(_ids)
     if job is not None:
         where.append("r.pipeline_name = ?")
         params.append(job)
@@ -78,8 +81,8 @@ def runs(dagster_home: Path, *, job: str | None = None, tags: dict[str, str] | N
     if created_after is not None:  # create_timestamp is UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff'
         where.append("r.create_timestamp > ?")
         params.append(datetime.fromtimestamp(created_after, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"))
-    sql = ("select r.run_id, r.pipeline_name, r.status, r.start_time, r.end_time, r.create_timestamp, r.run_body "
-           "from runs r" + (" where " + " and ".join(where) if where else "") + " order by r.id desc"
+    sql = ("select r.run_id, r.pipeline_name, r.status, r.start_time, r.end_time, r.create_timestamp, r.run_body, "
+           "r.update_timestamp from runs r" + (" where " + " and ".join(where) if where else "") + " order by r.id desc"
            + (f" limit {int(limit)}" if limit is not None else ""))
     try:
         with closing(_connect(runs_db(dagster_home))) as con:
@@ -88,8 +91,13 @@ def runs(dagster_home: Path, *, job: str | None = None, tags: dict[str, str] | N
         return []
     # the run's own tags (run_body), as DagsterRun.tags: run_tags also holds Dagster's hidden system tags
     return [{"run_id": rid, "job": name, "status": status, "tags": dict(json.loads(body).get("tags") or {}),
-             "created": _epoch(created), "start": start, "end": end}
-            for rid, name, status, start, end, created, body in rows]
+             "created": _epoch(created), "updated": _epoch(updated), "start": start, "end": end}
+            for rid, name, status, start, end, created, body, updated in rows]
+
+
+def run_by_id(dagster_home: Path, run_id: str) -> dict[str, Any] | None:
+    """One run record (as ``runs`` gives them), None when the run does not exist."""
+    return next(iter(runs(dagster_home, limit=1, _ids=[run_id])), None)
 
 
 def _epoch(text: str | None) -> float | None:
@@ -100,8 +108,9 @@ def failure_events(dagster_home: Path, run_id: str) -> list[dict[str, Any]]:
     """The run's STEP_FAILURE events (else its RUN_FAILURE), oldest first, as Dagster stored them."""
     try:
         with closing(_connect(run_events_db(dagster_home, run_id))) as con:
+            # Dagster stores RUN_FAILURE under its legacy name PIPELINE_FAILURE
             rows = con.execute("select dagster_event_type, event from event_logs where dagster_event_type in "
-                               "('STEP_FAILURE', 'RUN_FAILURE') order by id").fetchall()
+                               "('STEP_FAILURE', 'PIPELINE_FAILURE', 'RUN_FAILURE') order by id").fetchall()
     except StorageMissing:
         return []
     steps = [json.loads(e) for t, e in rows if t == "STEP_FAILURE"]
@@ -199,6 +208,66 @@ def latest_tick_at(dagster_home: Path) -> float | None:
     except StorageMissing:
         return None
     return json.loads(rows[0][0]).get("timestamp") if rows else None
+
+
+def index_db(dagster_home: Path) -> Path:
+    return Path(dagster_home) / "history" / "runs" / "index.db"
+
+
+def concurrency(dagster_home: Path, key: str) -> dict[str, list[dict[str, Any]]]:
+    """A pool's claimed slots [{run_id, step_key}] and pending steps [{run_id, step_key, enqueued,
+    assigned}] (epoch seconds), as Dagster's ``get_concurrency_info`` gives them."""
+    try:
+        with closing(_connect(index_db(dagster_home))) as con:
+            slots = con.execute("select run_id, step_key from concurrency_slots where concurrency_key = ? "
+                                "and run_id is not null order by id", (key,)).fetchall()
+            pending = con.execute("select run_id, step_key, create_timestamp, assigned_timestamp from pending_steps "
+                                  "where concurrency_key = ? order by id", (key,)).fetchall()
+    except StorageMissing:
+        return {"claimed": [], "pending": []}
+    return {"claimed": [{"run_id": r, "step_key": k} for r, k in slots],
+            "pending": [{"run_id": r, "step_key": k, "enqueued": _epoch(c), "assigned": _epoch(a)}
+                        for r, k, c, a in pending]}
+
+
+def latest_materialization_at(dagster_home: Path, asset_path: list[str]) -> float | None:
+    """When the asset was last materialized (the event's timestamp, epoch seconds)."""
+    try:
+        with closing(_connect(index_db(dagster_home))) as con:
+            row = con.execute("select last_materialization, wipe_timestamp from asset_keys where asset_key = ?",
+                              (json.dumps(asset_path),)).fetchone()
+    except StorageMissing:
+        return None
+    if not row or not row[0]:
+        return None
+    return json.loads(row[0]).get("timestamp")
+
+
+REQUIRED_DAEMONS_FILE = ".exo-required-daemons.json"
+
+
+def required_daemons(dagster_home: Path) -> list[str] | None:
+    """The daemon types the instance requires, as recorded by ``mech_exo.instance`` when Dagster last
+    opened it; None when no record matches the current dagster.yaml (the caller asks Dagster)."""
+    try:
+        rec = json.loads((Path(dagster_home) / REQUIRED_DAEMONS_FILE).read_text())
+        if rec.get("key") != required_daemons_key(dagster_home):
+            return None
+        return list(rec["daemons"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def required_daemons_key(dagster_home: Path) -> str | None:
+    """What the required daemon types depend on: dagster.yaml and Dagster's version."""
+    import hashlib
+    from importlib.metadata import version
+
+    try:
+        config = (Path(dagster_home) / "dagster.yaml").read_bytes()
+    except OSError:
+        return None
+    return hashlib.sha256(version("dagster").encode() + b"\0" + config).hexdigest()
 
 
 def heartbeats(dagster_home: Path) -> dict[str, dict[str, Any]]:
