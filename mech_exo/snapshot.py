@@ -20,6 +20,7 @@ nothing: the log is the record, and the next build publishes it anyway.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import re
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "exo_internal"
 TABLE = f"{SCHEMA}.event_views"
+PUBLICATION = f"{SCHEMA}.publication"   # one row: the id of this publish (event refreshes keep it)
 EVENTS_DIR = "{{events_dir}}"   # placeholder for the home's events directory in the stored SQL
 
 
@@ -49,11 +51,42 @@ def tmp_path(home: Home) -> Path:
 
 
 def replace(home: Home, tmp: Path) -> Path:
-    """fsync ``tmp`` and rename it over the snapshot (a reader keeps its open file)."""
+    """fsync ``tmp`` and rename it over the snapshot (a reader keeps its open file), and note the
+    file as written (``as_written``)."""
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, home.analytics_db)
+    _note_written(home)
     return home.analytics_db
+
+
+WRITTEN = "snapshot.json"   # in data/state: size and mtime of the snapshot as publish / a refresh left it
+
+
+def _stamp(path: Path) -> dict[str, int]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _note_written(home: Home) -> None:
+    try:
+        home.state_dir.mkdir(parents=True, exist_ok=True)
+        out = home.state_dir / WRITTEN
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(_stamp(home.analytics_db)))
+        os.replace(tmp, out)
+    except OSError:
+        pass
+
+
+def as_written(home: Home) -> bool:
+    """Is the snapshot the file exo last published or refreshed (not changed since by anyone
+    else)? What lets a reader trust results kept for its publish id. A copy of the home keeps the
+    file's mtime (cp -p, copytree) and stays trusted."""
+    try:
+        return json.loads((home.state_dir / WRITTEN).read_text()) == _stamp(home.analytics_db)
+    except (OSError, ValueError):
+        return False
 
 
 def event_view_sql(views: list[tuple[str, str]], events_dir: Path) -> list[tuple[str, str]]:
@@ -130,9 +163,31 @@ def materialize_views(path: Path, events_dir: Path) -> list[str]:
 
     con = duckdb.connect(str(path))
     try:
-        return _materialize(con, events_dir, path)
+        names = _materialize(con, events_dir, path)
+        stamp_publication(con)
+        return names
     finally:
         con.close()
+
+
+def stamp_publication(con: Any) -> str:
+    """Give this publish an id (``exo_internal.publication``): what a reader keys results on that
+    hold as long as the published models do. Event refreshes copy the file and keep it."""
+    import uuid
+
+    pid = uuid.uuid4().hex
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(f"create or replace table {PUBLICATION} as select ? as publish_id, now() as published_at", [pid])
+    return pid
+
+
+def publication_id(con: Any) -> str | None:
+    """The publish id of the snapshot ``con`` reads; None for one published before ids existed."""
+    try:
+        row = con.execute(f"select publish_id from {PUBLICATION}").fetchone()
+    except Exception:  # noqa: BLE001 — no such table: an older snapshot
+        return None
+    return row[0] if row else None
 
 
 def _materialize(con: Any, events_dir: Path, path: Path) -> list[str]:

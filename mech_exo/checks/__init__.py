@@ -54,7 +54,8 @@ from mech_exo.home import Home
 
 __all__ = ["ERROR", "WARN", "SEVERITIES", "SUITES", "NO_DATA", "EXPECTATIONS_DIR", "FRESHNESS_EXPECTATION",
            "CheckOutcome", "Freshness", "Rule", "Suite", "SuiteError", "declared_checks", "load_suite",
-           "freshness_age", "run_suite", "run_checks", "failed_check_names", "outcomes_by_asset"]
+           "freshness_age", "freshness_passes", "run_suite", "run_checks", "failed_check_names",
+           "outcomes_by_asset", "PARTS", "checked"]
 
 
 # --- running GX ------------------------------------------------------------------------------------
@@ -184,10 +185,17 @@ def freshness_age(latest: datetime | None, now: datetime, risk: Mapping) -> tupl
     return round((now - since).total_seconds() / 60.0, 6), True, from_open
 
 
-def _run_freshness(ctx, con, suite: Suite, risk: Mapping, now: datetime) -> CheckOutcome:
+def freshness_passes(age: float | None, limit: float | None, judged: bool) -> bool:
+    """The freshness check: one number, the age, at most the limit when judged. GX's
+    ``ExpectColumnValuesToBeBetween(max_value=limit)`` on a one-row frame decides exactly this (a
+    missing age counts as passing, as GX skips nulls); it is evaluated here, without GX's 3 s
+    import, so `exo data validate` re-judges it on every call (tests/unit/test_checks_scope.py
+    compares the two at the boundaries)."""
+    return not judged or limit is None or age is None or age <= limit
+
+
+def _run_freshness(con, suite: Suite, risk: Mapping, now: datetime) -> CheckOutcome:
     import duckdb
-    import great_expectations as gx
-    import pandas as pd
     f = suite.freshness
     what = f"newest {suite.asset}.{f.column}"
     try:
@@ -198,9 +206,7 @@ def _run_freshness(ctx, con, suite: Suite, risk: Mapping, now: datetime) -> Chec
     limit = _limit(risk, f.limit)
     enabled = bool(risk.get("freshness", {}).get("enabled", True))
     judged = in_session and enabled and limit is not None
-    exp = gx.expectations.ExpectColumnValuesToBeBetween(
-        column=f.as_, max_value=limit if judged else math.inf, meta={"i": 0})
-    result = _validate(ctx, f"{suite.name}_freshness", pd.DataFrame({f.as_: [age]}, dtype="float64"), [exp])[0]
+    passed = freshness_passes(age, limit, judged)
     seen = f"{what} {iso_utc(latest)}" if latest else f"no {suite.asset} rows yet"
     if age is None:
         age_txt = ""
@@ -215,9 +221,9 @@ def _run_freshness(ctx, con, suite: Suite, risk: Mapping, now: datetime) -> Chec
     elif limit is None:
         why = f"not judged: {f.limit} not set in config/risk.yml"
     else:
-        why = f"in session, limit {limit:g} min" + ("" if result.success else " — STALE")
-    return CheckOutcome(suite.name, f.check, bool(result.success), WARN, f"{seen}{age_txt} ({why})",
-                        0 if result.success else 1, suite.asset)
+        why = f"in session, limit {limit:g} min" + ("" if passed else " — STALE")
+    return CheckOutcome(suite.name, f.check, passed, WARN, f"{seen}{age_txt} ({why})", 0 if passed else 1,
+                        suite.asset)
 
 
 # --- API -------------------------------------------------------------------------------------------
@@ -227,18 +233,25 @@ def _missing_table(suite: Suite) -> list[CheckOutcome]:
     return [CheckOutcome(suite.name, c, False, sev, msg, 0, suite.asset) for c, sev in suite.declared()]
 
 
-def run_suite(ctx, con, suite: Suite, risk: Mapping, now: datetime, scope: str = "all") -> list[CheckOutcome]:
+PARTS = ("rules", "freshness")
+
+
+def run_suite(ctx, con, suite: Suite, risk: Mapping, now: datetime, scope: str = "all",
+              parts: Sequence[str] = PARTS) -> list[CheckOutcome]:
+    """The suite's row rules (GX, on ``ctx``) and its freshness check; ``parts`` picks either."""
     columns = table_columns(con, suite.asset)
     if columns is None:
-        return _missing_table(suite)
-    out = _run_rules(ctx, con, suite, columns, scope)
-    if suite.freshness:
-        out.append(_run_freshness(ctx, con, suite, risk, now))
+        return [o for o in _missing_table(suite)
+                if ("freshness" in parts if suite.freshness and o.check == suite.freshness.check else "rules" in parts)]
+    out = _run_rules(ctx, con, suite, columns, scope) if "rules" in parts else []
+    if suite.freshness and "freshness" in parts:
+        out.append(_run_freshness(con, suite, risk, now))
     return out
 
 
 def run_checks(home: Home | str | Path, con=None, now: datetime | None = None,
-               suites: Iterable[str] | None = None, scope: str = "all") -> list[CheckOutcome]:
+               suites: Iterable[str] | None = None, scope: str = "all",
+               parts: Sequence[str] = PARTS) -> list[CheckOutcome]:
     """Run the suites (default: all) against ``con`` or the published snapshot (read-only).
 
     ``scope='new'`` (the pipeline after each build): a suite with ``new_rows`` reads only the rows
@@ -246,7 +259,8 @@ def run_checks(home: Home | str | Path, con=None, now: datetime | None = None,
     over the whole table stay with dbt's data tests and ingest (fill_id unique across the table).
     ``scope='all'`` (`exo data validate`, the health check): every row.
     Either way, more than ``PART_ROWS`` rows are checked in hash-split frames (``frames.frame_filters``), so
-    memory holds one frame, not the table.
+    memory holds one frame, not the table. ``parts=("freshness",)`` judges only the freshness checks
+    (no GX import: milliseconds); ``("rules",)`` only the row rules.
 
     No snapshot yet → one failed outcome saying so (never an exception: the pipeline reports it).
     A broken suite file raises ``SuiteError`` (that is a bug in the repo, not in the data).
@@ -263,11 +277,43 @@ def run_checks(home: Home | str | Path, con=None, now: datetime | None = None,
         import duckdb
         con = duckdb.connect(str(h.analytics_db), read_only=True)
     try:
-        ctx = _context()
-        return [o for s in loaded for o in run_suite(ctx, con, s, risk, now, scope)]
+        ctx = _context() if "rules" in parts else None
+        return [o for s in loaded for o in run_suite(ctx, con, s, risk, now, scope, parts)]
     finally:
         if own:
             con.close()
+
+
+def checked(home: Home | str | Path, *, con=None, now: datetime | None = None,
+            scope: str = "all") -> tuple[list[CheckOutcome], bool]:
+    """`exo data validate`'s run: every suite on every row (``con``: the snapshot, or a scoped copy
+    of it named by ``scope``). The row rules come from the record of this publish when it has one
+    (``mech_exo.checks.recorded``: same snapshot, suites, risk.yml and code), else GX runs them and
+    the result is kept; the freshness checks are judged now. Returns (outcomes in run_checks'
+    order, whether the row rules came from the record)."""
+    import duckdb
+
+    from mech_exo.checks import recorded
+
+    h = home if isinstance(home, Home) else Home.resolve(home)
+    if not h.analytics_db.exists():
+        return run_checks(h, now=now), False
+    snap = duckdb.connect(str(h.analytics_db), read_only=True)
+    try:
+        k = recorded.key(h, snap, scope)
+        rules = recorded.load(h, k)
+        hit = rules is not None
+        target = snap if con is None else con
+        if rules is None:
+            rules = run_checks(h, con=target, now=now, parts=("rules",))
+            recorded.save(h, k, rules)
+        fresh = run_checks(h, con=target, now=now, parts=("freshness",))
+    finally:
+        snap.close()
+    order = {name: i for i, name in enumerate(SUITES)}
+    tagged = [(order.get(o.suite, len(order)), 0, i, o) for i, o in enumerate(rules)]
+    tagged += [(order.get(o.suite, len(order)), 1, i, o) for i, o in enumerate(fresh)]
+    return [o for *_, o in sorted(tagged, key=lambda t: t[:3])], hit
 
 
 def failed_check_names(outcomes: Iterable[CheckOutcome], include_warnings: bool = False) -> list[str]:

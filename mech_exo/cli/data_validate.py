@@ -94,17 +94,19 @@ def _outcome(o) -> dict[str, Any]:
 
 
 def validate_payload(home: Home, date_opt: str | None, range_opt: str | None, all_sources: bool) -> dict[str, Any]:
-    from mech_exo.checks import ERROR, run_checks
+    from mech_exo.checks import ERROR, checked
     from mech_exo.cli.risk_cmds import open_data
 
     with open_data(home) as con:
         scope = resolve_scope(con, date_opt, range_opt)
-    whole = [_outcome(o) for o in run_checks(home)]
+    outcomes, from_record = checked(home)
+    whole = [_outcome(o) for o in outcomes]
     scoped, counts = None, {}
     if scope is not None:
         mem, counts = scoped_connection(home, scope, sorted({o["asset"] for o in whole}))
         try:
-            scoped = {(o.suite, o.check): _outcome(o) for o in run_checks(home, con=mem)}
+            scoped_outcomes, _ = checked(home, con=mem, scope=f"{scope['start']}:{scope['end']}")
+            scoped = {(o.suite, o.check): _outcome(o) for o in scoped_outcomes}
         finally:
             mem.close()
     checks = []
@@ -119,6 +121,7 @@ def validate_payload(home: Home, date_opt: str | None, range_opt: str | None, al
                and c["in_scope"]["severity"] == ERROR and c["passed"]]
     ok = not errors and (sources is None or sources["ok"])
     return {"ok": ok, "scope": scope and {**scope, "rows_in_scope": counts}, "checks": checks,
+            "rules_from_record": from_record,
             "error_failures": len(errors), "warn_failures": sum(1 for c in checks if not c["passed"] and c["severity"] != ERROR),
             "sources": sources}
 
@@ -184,6 +187,9 @@ def _print_validate(p: dict[str, Any]) -> None:
         extra = [_verdict(o["in_scope"]) if o["in_scope"] else "n/a"] if sc else []
         t.add_row(o["suite"], short_check(o["check"]), o["severity"], _verdict(o), *extra, escape(shown["observed"]))
     c.print(t)
+    c.print("[dim]row rules: " + ("the result kept for this publish (the same snapshot, suites, risk.yml and code; "
+                                  "data/state/validated.json)" if p.get("rules_from_record") else "run now (Great Expectations)")
+            + "; freshness judged now[/]")
     src = p["sources"]
     if src is not None:
         if src["ok"]:

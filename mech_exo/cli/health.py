@@ -265,10 +265,12 @@ def _check_data(home: Home) -> tuple[str, str]:
     Reading the record, not re-running the suites, keeps the health check under a second (GE's import
     alone takes 3 s); `exo data validate` re-runs them on every row."""
     from mech_exo.checks import ERROR
+    from mech_exo.config import load_risk_config
     from mech_exo.runstate import read_state
 
     if not home.analytics_db.exists():
         return FAIL, "no snapshot to check"
+    load_risk_config(home.risk_yml)  # the checks' thresholds: unreadable → this check fails, naming the line
     rec = read_state(home, "checks.json")
     if rec is None:
         return WARN, "no check record yet (the pipeline writes one after each build) — `exo data validate` checks now"

@@ -449,3 +449,56 @@ def test_no_data_gives_one_clear_line(empty_home):
     assert "no alerts in the last 24 hours" in run(empty_home, "alerts", "history").output
     comp = {c["component"]: c["status"] for c in js(empty_home, "health", "full-check", code=1)["components"]}
     assert comp["snapshot"] == "FAIL" and comp["data checks (GE)"] == "FAIL" and comp["config files"] == "OK"
+
+
+# --- data validate keeps the row rules of a publish (#11.8) ----------------------------------------------
+
+def test_validate_reuses_the_row_rules_of_this_publish_and_only_this_one(crash_home, tmp_path):
+    from mech_exo.checks import checked, run_checks
+
+    home = copy_home(crash_home, tmp_path / "kept")
+    (home.state_dir / "validated.json").unlink(missing_ok=True)
+    fresh_run = [(o.suite, o.check, o.passed, o.observed) for o in run_checks(home)]
+    first = js(home, "data", "validate")
+    again = js(home, "data", "validate")
+    assert first["rules_from_record"] is False and again["rules_from_record"] is True
+    strip = lambda p: [(c["suite"], c["check"], c["passed"], c["observed"]) for c in p["checks"]  # noqa: E731
+                       if "latest_" not in c["check"]]
+    assert strip(first) == strip(again) == [x for x in fresh_run if "latest_" not in x[1]]
+    assert [(c["suite"], c["check"]) for c in again["checks"]] == [(s, c) for s, c, _, _ in fresh_run]
+    # an edited threshold file is another key: the rules run again
+    home.risk_yml.write_text(home.risk_yml.read_text() + "\n# edited\n")
+    assert js(home, "data", "validate")["rules_from_record"] is False
+    # someone writes into the snapshot: its publish id is no longer trusted, the rules see the bad row
+    con = duckdb.connect(str(home.analytics_db))
+    con.execute("update nav_daily set daily_return = 0.9 where session_date = '2026-02-11'")
+    con.close()
+    p = js(home, "data", "validate", code=1)
+    assert p["rules_from_record"] is False
+    bad = next(c for c in p["checks"] if c["check"] == "expect_column_values_to_be_between(daily_return)")
+    assert bad["passed"] is False
+    # a refresh of the event models (exo wrote the file) keeps the publish and its kept result
+    home2 = copy_home(crash_home, tmp_path / "events")
+    _, hit = checked(home2)
+    from mech_exo.snapshot import refresh_events
+
+    refresh_events(home2)
+    outcomes, hit = checked(home2)
+    assert hit is True and outcomes
+
+
+def test_the_pipeline_keeps_the_row_rules_of_a_full_build(crash_home, tmp_path):
+    from mech_exo.checks import checked, run_checks
+    from mech_exo.pipeline_state import run_checks_on_snapshot
+    from mech_exo.reporting.snapshot import connect
+
+    home = copy_home(crash_home, tmp_path / "full")
+    (home.state_dir / "validated.json").unlink(missing_ok=True)
+    con = connect(home)
+    try:
+        run_checks_on_snapshot(home, con, None, full=True)
+    finally:
+        con.close()
+    outcomes, hit = checked(home)
+    assert hit is True
+    assert [(o.suite, o.check, o.passed) for o in outcomes] == [(o.suite, o.check, o.passed) for o in run_checks(home)]

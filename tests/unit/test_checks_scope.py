@@ -105,3 +105,25 @@ def test_a_build_that_wrote_no_fills_checks_no_fill_rows(tmp_path):
     con.execute("delete from stg_landing__batches where landed_seq = 3")
     caught = _price_check(run_checks(home, con=con, now=NOW, suites=["fills"], scope="new"))
     assert not caught.passed and caught.n_unexpected == 1
+
+
+def test_the_freshness_rule_decides_as_gx_does_at_every_boundary():
+    """freshness_passes is evaluated without GX; GX's ExpectColumnValuesToBeBetween(max_value) on the
+    same one-row frame must agree, including at the limit, just above it, a missing age and an
+    infinite limit (not judged)."""
+    import math
+
+    import great_expectations as gx
+    import pandas as pd
+
+    from mech_exo.checks import _context, _validate, freshness_passes
+
+    ctx = _context()
+    cases = [(4.999999, 5.0, True), (5.0, 5.0, True), (5.000001, 5.0, True), (0.0, 5.0, True), (-1.0, 5.0, True),
+             (None, 5.0, True), (1e9, 5.0, False), (7.5, 5.0, False), (7.5, None, True), (7.5, 5.0, None)]
+    for n, (age, limit, judged) in enumerate(cases):
+        j = bool(judged) and limit is not None
+        exp = gx.expectations.ExpectColumnValuesToBeBetween(column="age", max_value=limit if j else math.inf,
+                                                            meta={"i": 0})
+        want = _validate(ctx, f"f{n}", pd.DataFrame({"age": [age]}, dtype="float64"), [exp])[0].success
+        assert freshness_passes(age, limit, j) == bool(want), (age, limit, judged)
