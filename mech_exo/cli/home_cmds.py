@@ -137,19 +137,30 @@ def _after_close(home: Home, day: date) -> datetime:
 
 @click.command("demo")
 @click.option("--seed", default=7, show_default=True, help="Random seed (the demo is deterministic).")
-@click.option("--end-date", default="2026-11-20", show_default=True, help="Last session of the demo history.")
+@click.option("--end-date", default=None, metavar="YYYY-MM-DD",
+              help="Last session of the demo history (default: the last session that closed before now).")
 @click.option("--force", is_flag=True, help="Rebuild the demo home even if it exists.")
+@click.option("--leave-halted", is_flag=True,
+              help="Stop after the story's run: its halt stays in effect and its alerts unacknowledged.")
 @json_option
 @pass_home
-def demo_cmd(home: Home, seed: int, end_date: str, force: bool, as_json: bool) -> None:
+def demo_cmd(home: Home, seed: int, end_date: str | None, force: bool, leave_halted: bool, as_json: bool) -> None:
     """Make a demo home with a year of sample data whose story trips the guards, run it, show what happened.
+
+    The history ends at the last session that closed before now (deterministic for a given date).
+    Its last session falls through the intraday stop and trading halts; then the demo's on-call does
+    what the run-book asks — acknowledges the CRITICAL alerts, re-enables trading with a reason, runs
+    a live rollback drill — so the home is healthy until the next incident, and all of it is in the
+    audit trail (`exo kill history`, `exo alerts history`, `exo drill status`, SQL).
 
     Use --home to choose where (default: the current directory). Telegram is not used unless
     TELEGRAM_BOT_TOKEN is set: alerts go to the console and the alert log.
     """
     import shutil
 
+    from mech_exo.config import load_risk_config
     from mech_exo.demo_data import write_demo_inputs
+    from mech_exo.demo_data.aftermath import after_the_incident, last_session_before
     from mech_exo.flows.run import run_pipeline
 
     c = console()
@@ -160,7 +171,12 @@ def demo_cmd(home: Home, seed: int, end_date: str, force: bool, as_json: bool) -
             shutil.rmtree(sub, ignore_errors=True)
         home.drill_lock.unlink(missing_ok=True)
     init_home(home)
-    story = write_demo_inputs(home, seed=seed, end_date=date.fromisoformat(end_date))
+    try:
+        last = (date.fromisoformat(end_date) if end_date else
+                last_session_before(datetime.now(timezone.utc), load_risk_config(home.risk_yml)["session"]))
+    except ValueError:
+        raise ExoError(f"--end-date {end_date!r}: expected YYYY-MM-DD") from None
+    story = write_demo_inputs(home, seed=seed, end_date=last)
     if not as_json:
         c.print(f"demo home: [bold]{home.root}[/]")
         c.print(f"  {story['n_sessions']} sessions ({story['first_session']} → {story['last_session']}), "
@@ -169,14 +185,20 @@ def demo_cmd(home: Home, seed: int, end_date: str, force: bool, as_json: bool) -
             c.print(f"  story: {line}")
     # Judge the story as its last day ends (10 minutes after the close), not at the wall clock:
     # the demo is deterministic, and the freshness watch is not fooled into "stale in session".
-    now = story.get("evaluate_at") or _after_close(home, date.fromisoformat(end_date))
+    now = story.get("evaluate_at") or _after_close(home, date.fromisoformat(story["last_session"]))
     report = run_pipeline(home, now=now, by="exo demo",
                           progress=None if as_json else (lambda m: c.print(f"• {m}")))
+    if not as_json:
+        print_report(report, c, home)
+    after = None
+    if report.ok and not leave_halted:
+        if not as_json:
+            c.print("[bold]after the incident[/] (the demo's on-call, as the run-book asks):")
+        after = after_the_incident(home, story, progress=None if as_json else (lambda m: c.print(f"  {m}")))
     if as_json:
         from mech_exo.runstate import as_jsonable
-        emit_json({"story": as_jsonable(story), "report": as_jsonable(report)})
+        emit_json({"story": as_jsonable(story), "report": as_jsonable(report), "after_the_incident": as_jsonable(after)})
     else:
-        print_report(report, c, home)
         from mech_exo.killswitch import read_state
 
         st = read_state(home)

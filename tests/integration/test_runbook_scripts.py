@@ -29,3 +29,44 @@ def test_e2e_risk_test_fails_loudly_on_a_home_without_data(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 1
     assert "FAIL" in out.stdout
+
+
+def test_exo_demo_halts_then_its_on_call_leaves_a_healthy_audited_home(tmp_path):
+    """`exo demo` (a real process, as `make demo` runs it): the last session halts trading; then the
+    alert is acknowledged, trading re-enabled with a reason and a live drill passes — in the logs,
+    in SQL, and `health full-check` finds nothing failing."""
+    import json
+    import os
+
+    import duckdb
+
+    exo = str(__import__("pathlib").Path(sys.executable).with_name("exo"))
+    home = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    res = subprocess.run([exo, "--home", str(home), "demo", "--end-date", "2026-11-20", "--json"],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    out = json.loads(res.stdout)
+    after = out["after_the_incident"]
+    assert len(after["acked"]) >= 1 and after["reenabled"]["action"] == "enable"
+    assert after["drill"]["status"] == "PASS" and after["drill"]["dry_run"] is False
+    hist = json.loads(subprocess.run([exo, "--home", str(home), "kill", "history", "--json"], capture_output=True,
+                                     text=True, env=env).stdout)["entries"]
+    actions = [(e["action"], e.get("trigger")) for e in hist if not e.get("dry_run")]
+    assert actions[:2] == [("disable", "daily_stop"), ("enable", "manual")], actions
+    assert "incident reviewed" in hist[1]["reason"] and hist[1]["by"] == "demo on-call (exo demo)"
+    con = duckdb.connect(str(home / "data" / "analytics.duckdb"), read_only=True)
+    try:  # the same story in SQL, up to the second
+        acked = con.execute("select count(*) from alert_log where severity = 'CRITICAL' and acked_by is not null"
+                            ).fetchone()[0]
+        drills = con.execute("select count(*) from drill_log where not dry_run and status = 'PASS'").fetchone()[0]
+        enables = con.execute("select count(*) from killswitch_events where action = 'enable' "
+                              "and changed_by = 'demo on-call (exo demo)'").fetchone()[0]
+    finally:
+        con.close()
+    assert acked == len(after["acked"]) and drills == 1 and enables == 1
+    health = subprocess.run([exo, "--home", str(home), "health", "full-check", "--json"], capture_output=True,
+                            text=True, env=env)
+    comps = {c["component"]: c["status"] for c in json.loads(health.stdout)["components"]}
+    assert "FAIL" not in comps.values() and health.returncode == 0, comps
+    assert comps["kill-switch"] == comps["rollback drill"] == comps["alert escalation"] == "OK"
