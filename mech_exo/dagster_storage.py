@@ -38,6 +38,15 @@ def _connect(path: Path) -> sqlite3.Connection:
     return con
 
 
+def _rows(path: Path, sql: str, params: Iterable[Any] = ()) -> list[tuple] | None:
+    """The rows of one read-only query on one storage file; None when the file does not exist yet."""
+    try:
+        with closing(_connect(path)) as con:
+            return con.execute(sql, list(params)).fetchall()
+    except StorageMissing:
+        return None
+
+
 def runs_db(dagster_home: Path) -> Path:
     return Path(dagster_home) / "history" / "runs.db"
 
@@ -84,11 +93,7 @@ def runs(dagster_home: Path, *, job: str | None = None, tags: dict[str, str] | N
     sql = ("select r.run_id, r.pipeline_name, r.status, r.start_time, r.end_time, r.create_timestamp, r.run_body, "
            "r.update_timestamp from runs r" + (" where " + " and ".join(where) if where else "") + " order by r.id desc"
            + (f" limit {int(limit)}" if limit is not None else ""))
-    try:
-        with closing(_connect(runs_db(dagster_home))) as con:
-            rows = con.execute(sql, params).fetchall()
-    except StorageMissing:
-        return []
+    rows = _rows(runs_db(dagster_home), sql, params) or []
     # the run's own tags (run_body), as DagsterRun.tags: run_tags also holds Dagster's hidden system tags
     return [{"run_id": rid, "job": name, "status": status, "tags": dict(json.loads(body).get("tags") or {}),
              "created": _epoch(created), "updated": _epoch(updated), "start": start, "end": end}
@@ -106,13 +111,9 @@ def _epoch(text: str | None) -> float | None:
 
 def failure_events(dagster_home: Path, run_id: str) -> list[dict[str, Any]]:
     """The run's STEP_FAILURE events (else its RUN_FAILURE), oldest first, as Dagster stored them."""
-    try:
-        with closing(_connect(run_events_db(dagster_home, run_id))) as con:
-            # Dagster stores RUN_FAILURE under its legacy name PIPELINE_FAILURE
-            rows = con.execute("select dagster_event_type, event from event_logs where dagster_event_type in "
-                               "('STEP_FAILURE', 'PIPELINE_FAILURE', 'RUN_FAILURE') order by id").fetchall()
-    except StorageMissing:
-        return []
+    # Dagster stores RUN_FAILURE under its legacy name PIPELINE_FAILURE
+    rows = _rows(run_events_db(dagster_home, run_id), "select dagster_event_type, event from event_logs where "
+                 "dagster_event_type in ('STEP_FAILURE', 'PIPELINE_FAILURE', 'RUN_FAILURE') order by id") or []
     steps = [json.loads(e) for t, e in rows if t == "STEP_FAILURE"]
     return steps or [json.loads(e) for t, e in rows]
 
@@ -160,11 +161,8 @@ def trigger_of(tags: dict[str, str]) -> str:
 def instigators(dagster_home: Path) -> dict[str, dict[str, Any]]:
     """Instigator state by name: {name, type (SENSOR/SCHEDULE), status, selector_id}. One code
     location per home instance, so names are unique."""
-    try:
-        with closing(_connect(schedules_db(dagster_home))) as con:
-            rows = con.execute("select selector_id, status, instigator_type, instigator_body from instigators").fetchall()
-    except StorageMissing:
-        return {}
+    rows = _rows(schedules_db(dagster_home),
+                 "select selector_id, status, instigator_type, instigator_body from instigators") or []
     out = {}
     for selector_id, status, kind, body in rows:
         origin = (json.loads(body).get("origin") or {})
@@ -179,12 +177,8 @@ def ticks(dagster_home: Path, selector_id: str, limit: int = 5) -> list[dict[str
     timestamp, end_timestamp, run_ids, skip_reason, error, cause}: the error's message (Dagster's
     wrapper, "Error occurred during the execution of evaluation_fn…") and its root cause's first line
     (what the sensor itself raised)."""
-    try:
-        with closing(_connect(schedules_db(dagster_home))) as con:
-            rows = con.execute("select tick_body from job_ticks where selector_id = ? order by timestamp desc "
-                               f"limit {int(limit)}", (selector_id,)).fetchall()
-    except StorageMissing:
-        return []
+    rows = _rows(schedules_db(dagster_home), "select tick_body from job_ticks where selector_id = ? "
+                 f"order by timestamp desc limit {int(limit)}", (selector_id,)) or []
     out = []
     for (body,) in rows:
         t = json.loads(body)
@@ -202,11 +196,7 @@ def ticks(dagster_home: Path, selector_id: str, limit: int = 5) -> list[dict[str
 
 def latest_tick_at(dagster_home: Path) -> float | None:
     """When any sensor or schedule of the home last ticked (epoch seconds)."""
-    try:
-        with closing(_connect(schedules_db(dagster_home))) as con:
-            rows = con.execute("select tick_body from job_ticks order by timestamp desc limit 1").fetchall()
-    except StorageMissing:
-        return None
+    rows = _rows(schedules_db(dagster_home), "select tick_body from job_ticks order by timestamp desc limit 1")
     return json.loads(rows[0][0]).get("timestamp") if rows else None
 
 
@@ -232,15 +222,11 @@ def concurrency(dagster_home: Path, key: str) -> dict[str, list[dict[str, Any]]]
 
 def latest_materialization_at(dagster_home: Path, asset_path: list[str]) -> float | None:
     """When the asset was last materialized (the event's timestamp, epoch seconds)."""
-    try:
-        with closing(_connect(index_db(dagster_home))) as con:
-            row = con.execute("select last_materialization, wipe_timestamp from asset_keys where asset_key = ?",
-                              (json.dumps(asset_path),)).fetchone()
-    except StorageMissing:
+    rows = _rows(index_db(dagster_home), "select last_materialization from asset_keys where asset_key = ?",
+                 (json.dumps(asset_path),))
+    if not rows or not rows[0][0]:
         return None
-    if not row or not row[0]:
-        return None
-    return json.loads(row[0]).get("timestamp")
+    return json.loads(rows[0][0]).get("timestamp")
 
 
 REQUIRED_DAEMONS_FILE = ".exo-required-daemons.json"
@@ -272,11 +258,7 @@ def required_daemons_key(dagster_home: Path) -> str | None:
 
 def heartbeats(dagster_home: Path) -> dict[str, dict[str, Any]]:
     """Daemon heartbeats by daemon type: {at (epoch s), daemon_id, errors (first lines)}."""
-    try:
-        with closing(_connect(runs_db(dagster_home))) as con:
-            rows = con.execute("select daemon_type, body from daemon_heartbeats").fetchall()
-    except StorageMissing:
-        return {}
+    rows = _rows(runs_db(dagster_home), "select daemon_type, body from daemon_heartbeats") or []
     out = {}
     for kind, body in rows:
         hb = json.loads(body)

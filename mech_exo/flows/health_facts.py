@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -57,7 +57,7 @@ def _run_fact(dh, rec: dict[str, Any], with_failure: bool) -> RunFact:
 
 
 def _slot_fact(h, since: float | None) -> SlotFact:
-    return SlotFact(h.run_id, h.job, h.step_key, h.status, h.pid, h.host, h.alive, h.why_dead, h.holds_slot, since)
+    return SlotFact(**asdict(h), since=since)
 
 
 def _ask_dagster_for_required_daemons(home: Home) -> None:

@@ -31,6 +31,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+from mech_exo.health.holders import Holder
+
 OK, WARN, FAIL, UNKNOWN = "OK", "WARN", "FAIL", "UNKNOWN"
 UNHEALTHY = {FAIL, UNKNOWN}          # either one makes full-check exit 1 and /health answer 503
 RANK = {OK: 0, WARN: 1, UNKNOWN: 2, FAIL: 3}
@@ -96,23 +98,10 @@ class RunFact:
 
 
 @dataclass
-class SlotFact:
-    """A run that holds or waits for the warehouse slot (or is live with its process gone)."""
-    run_id: str
-    job: str | None
-    step_key: str | None
-    status: str
-    pid: str | None
-    host: str | None
-    alive: bool
-    why_dead: str | None
-    holds_slot: bool
+class SlotFact(Holder):
+    """A run that holds or waits for the warehouse slot (or is live with its process gone): the
+    holder as ``mech_exo.health.holders.judge`` judged it, and since when."""
     since: float | None = None        # waiting since (enqueued) / holding since (run start)
-
-    def describe(self) -> str:
-        who = f"pid {self.pid} on {self.host}" if self.pid else "no recorded process"
-        step = f", step {self.step_key}" if self.step_key else ""
-        return f"Dagster run {self.run_id[:8]} ({self.job}{step}, {self.status}, {who})"
 
 
 # --- pipeline runs ---------------------------------------------------------------------------------
