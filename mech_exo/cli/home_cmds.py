@@ -142,9 +142,15 @@ def _after_close(home: Home, day: date) -> datetime:
 @click.option("--force", is_flag=True, help="Rebuild the demo home even if it exists.")
 @click.option("--leave-halted", is_flag=True,
               help="Stop after the story's run: its halt stays in effect and its alerts unacknowledged.")
+@click.option("--live", is_flag=True,
+              help="Build the home without its last session (green), then play that session in accelerated "
+                   "time with the watcher running: marks and fills arrive, the crash halts trading.")
+@click.option("--speed", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="With --live: how many times faster than real time the session plays.")
 @json_option
 @pass_home
-def demo_cmd(home: Home, seed: int, end_date: str | None, force: bool, leave_halted: bool, as_json: bool) -> None:
+def demo_cmd(home: Home, seed: int, end_date: str | None, force: bool, leave_halted: bool, live: bool,
+             speed: float, as_json: bool) -> None:
     """Make a demo home with a year of sample data whose story trips the guards, run it, show what happened.
 
     The history ends at the last session that closed before now (deterministic for a given date).
@@ -152,6 +158,11 @@ def demo_cmd(home: Home, seed: int, end_date: str | None, force: bool, leave_hal
     what the run-book asks — acknowledges the CRITICAL alerts, re-enables trading with a reason, runs
     a live rollback drill — so the home is healthy until the next incident, and all of it is in the
     audit trail (`exo kill history`, `exo alerts history`, `exo drill status`, SQL).
+
+    --live plays the last session instead, in front of you: the home is built up to the session
+    before (green), then the last session's marks and fills arrive --speed times faster than real
+    time while the session watcher runs; the crash halts trading, the alert goes out, and it is
+    yours to acknowledge and re-enable (`exo alerts ack`, `exo kill on`).
 
     Use --home to choose where (default: the current directory). Telegram is not used unless
     TELEGRAM_BOT_TOKEN is set: alerts go to the console and the alert log.
@@ -164,6 +175,8 @@ def demo_cmd(home: Home, seed: int, end_date: str | None, force: bool, leave_hal
     from mech_exo.flows.run import run_pipeline
 
     c = console()
+    if live and as_json:
+        raise ExoError("--live plays the session on the terminal: it takes no --json")
     if home.trading_db.exists() and not force:
         raise ExoError(f"{home.trading_db} exists — this home already has data; use --force to rebuild the demo")
     if force:
@@ -183,14 +196,32 @@ def demo_cmd(home: Home, seed: int, end_date: str | None, force: bool, leave_hal
                 f"{story['n_symbols']} symbols, {len(story['strategies'])} strategies, NAV ≈ {money(story['nav_last'])}")
         for line in story.get("expect", []):
             c.print(f"  story: {line}")
+    judged_day = date.fromisoformat(story["last_session"])
+    held = None
+    if live:
+        from mech_exo.cli.demo_live import hold_last_session
+
+        held, judged_day = hold_last_session(home, story)
+        c.print(f"  live: session {held.day} held back ({len(held.points)} mark times, {len(held.fills)} fills) — "
+                f"building up to {judged_day}")
     # Judge the story as its last day ends (10 minutes after the close), not at the wall clock:
     # the demo is deterministic, and the freshness watch is not fooled into "stale in session".
-    now = story.get("evaluate_at") or _after_close(home, date.fromisoformat(story["last_session"]))
+    now = story.get("evaluate_at") or _after_close(home, judged_day)
     report = run_pipeline(home, now=now, by="exo demo",
                           progress=None if as_json else (lambda m: c.print(f"• {m}")))
     if not as_json:
         print_report(report, c, home)
     after = None
+    if live and report.ok:
+        from mech_exo.cli.demo_live import play
+
+        after_the_incident(home, story, progress=lambda m: c.print(f"  {m}"))  # a live drill on record
+        out = play(home, held, speed, c)
+        c.print(f"session {out['day']} played in {out['ticks']} watcher tick(s); trading "
+                + (f"[bold red]HALTED[/] ({out['trigger']}: {out['reason']}); CRITICAL alert(s) "
+                   f"{', '.join(out['critical_alerts'])} — `exo alerts ack ID --by NAME`, then "
+                   "`exo kill on --reason …`" if out["halted"] else "[green]ENABLED[/]"))
+        return
     if report.ok and not leave_halted:
         if not as_json:
             c.print("[bold]after the incident[/] (the demo's on-call, as the run-book asks):")
