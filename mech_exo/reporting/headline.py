@@ -39,7 +39,8 @@ def _thresholds(risk: dict) -> dict[str, Any]:
             "var_limit95_usd": v["limit95_usd"], "var_limit99_usd": v["limit99_usd"],
             "var_warning_pct": v["warning_pct"], "var_critical_pct": v["critical_pct"], "var_halt_pct": v["halt_pct"],
             "max_weight_pct": risk["concentration"]["max_weight_pct"],
-            "freshness_max_age_minutes": risk["freshness"]["max_age_minutes"]}
+            "freshness_max_age_minutes": risk["freshness"]["max_age_minutes"],
+            "session_timezone": risk["session"].get("timezone") or "America/New_York"}
 
 
 def _headline(data: dict, risk: dict, now: datetime) -> dict[str, Any]:

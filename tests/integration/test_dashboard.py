@@ -625,3 +625,16 @@ def test_var_timeline_panels_keep_their_bands_and_labels_apart(crash_dash):
         lo, hi = fig.layout[("yaxis" if axis == "y" else "yaxis" + axis[1:])].range
         assert 10 ** hi > limit  # the limit and its label are inside the panel
     assert len(by_axis) == 2
+
+
+def test_the_page_reads_times_in_the_session_zone_with_utc_beside(crash_dash):
+    from zoneinfo import ZoneInfo
+
+    page = _page(crash_dash, AFTER_CLOSE)
+    latest = q(crash_dash, "select max(ts) as ts from nav_intraday")[0]["ts"].replace(tzinfo=timezone.utc)
+    ny = latest.astimezone(ZoneInfo("America/New_York"))
+    assert f"{ny:%Y-%m-%d %H:%M} EST ({latest:%H:%M} UTC)" in _text(_find(page, "data-as-of"))
+    worst = q(crash_dash, """select ts from nav_intraday where session_date = (select max(session_date) from nav_intraday)
+                             order by day_return, ts limit 1""")[0]["ts"].replace(tzinfo=timezone.utc)
+    w = worst.astimezone(ZoneInfo("America/New_York"))
+    assert f"at {w:%H:%M} EST ({worst:%H:%M} UTC)" in _text(_find(page, "pnl-day"))

@@ -12,7 +12,7 @@ from mech_exo.reporting.query import iso
 REFRESH_MS = 30_000
 
 
-def killswitch_banner(ks: dict[str, Any]) -> html.Div:
+def killswitch_banner(ks: dict[str, Any], zone: str | None = None) -> html.Div:
     """Red, full width and loud when trading is halted (or the switch is unreadable, which means halted)."""
     if ks["halted"]:
         if not ks["readable"]:
@@ -24,7 +24,7 @@ def killswitch_banner(ks: dict[str, Any]) -> html.Div:
         if ks.get("trigger"):
             meta.append(f"trigger {ks['trigger']}")
         if ks.get("updated_at"):
-            meta.append(f"since {_when(ks['updated_at'])}")
+            meta.append(f"since {_when(ks['updated_at'], zone)}")
         if ks.get("updated_by"):
             meta.append(f"by {ks['updated_by']}")
         return html.Div(id="killswitch-banner", className="ks-banner ks-halted", **{"data-state": "halted"}, children=[
@@ -37,7 +37,7 @@ def killswitch_banner(ks: dict[str, Any]) -> html.Div:
     return html.Div(id="killswitch-banner", className="ks-banner ks-enabled", **{"data-state": "enabled"}, children=[
         html.Span("●", className="ks-dot"), html.B("Trading enabled"),
         html.Span(f" — {ks.get('reason') or ''}"),
-        html.Span(f" · updated {_when(ks.get('updated_at'))} by {ks.get('updated_by') or '—'}", className="muted"),
+        html.Span(f" · updated {_when(ks.get('updated_at'), zone)} by {ks.get('updated_by') or '—'}", className="muted"),
     ])
 
 
@@ -63,12 +63,12 @@ def header(m: dict[str, Any], now: datetime, refresh_ms: int = REFRESH_MS) -> ht
     if m.get("as_of"):
         age = m.get("data_age_minutes")
         stale = age is not None and age > (m.get("thresholds") or {}).get("freshness_max_age_minutes", 5)
-        bits.append(html.Span(["Data as of ", html.B(_when(m["as_of"])),
+        bits.append(html.Span(["Data as of ", html.B(_when(m["as_of"], _zone(m))),
                                html.Span(f" ({_age(age)} ago)", className="stale" if stale else "muted")],
                               id="data-as-of"))
     build = m.get("last_build") or {}
     if build.get("finished_at"):
-        bits.append(html.Span(["Last build ", html.B(_when(build["finished_at"])),
+        bits.append(html.Span(["Last build ", html.B(_when(build["finished_at"], _zone(m))),
                                html.Span(" ✗ failed" if build.get("ok") is False else "", className="stale")]))
     bits.append(html.Span([f"Refreshed {now:%H:%M:%S} UTC · every {refresh_ms / 1000:g} s"], id="refreshed-at",
                           className="muted"))
@@ -76,6 +76,11 @@ def header(m: dict[str, Any], now: datetime, refresh_ms: int = REFRESH_MS) -> ht
         html.Div([html.Span("MECH-EXO", className="brand"), html.Span("Risk · Live", className="title")]),
         html.Div(className="topbar-meta", children=_interleave(bits)),
     ])
+
+
+def _zone(m: dict[str, Any]) -> str | None:
+    """The session timezone the page reads times in (``thresholds.session_timezone``)."""
+    return (m.get("thresholds") or {}).get("session_timezone")
 
 
 def _interleave(items: list) -> list:

@@ -32,7 +32,7 @@ def kpi_row(m: dict[str, Any]) -> html.Div:
     th = m["thresholds"]
     worst = m.get("day_worst_return")
     day_sub = [html.Span(t.usd(m.get("day_pnl")), className="strong"),
-               html.Span(f" · low {t.pct(worst)}" + (f" at {when(m.get('day_worst_at'))[11:]}" if worst is not None else ""),
+               html.Span(f" · low {t.pct(worst)}" + (f" at {when(m.get('day_worst_at'), th.get('session_timezone'))[11:]}" if worst is not None else ""),
                          style={"color": light(_lvl(worst, th['daily_stop_pct'], th['daily_warning_pct']))}),
                html.Div(f"warn {t.pct(th['daily_warning_pct'] / 100, signed=False)} · "
                         f"stop {t.pct(th['daily_stop_pct'] / 100, signed=False)}", className="muted")]

@@ -20,12 +20,22 @@ def badge(text: str, level: str, id: str | None = None, title: str | None = None
     return html.Span(text, className=f"badge badge-{level}", title=title or "", **{"data-level": level}, **kw)
 
 
-def when(ts: Any) -> str:
-    """'2026-11-20 21:00 UTC' from a datetime or ISO string."""
+def when(ts: Any, zone: str | None = None) -> str:
+    """'2026-11-20 21:00 UTC' from a datetime or ISO string; with the session ``zone``, the local
+    time first: '2026-11-20 16:00 EST (21:00 UTC)' (a bare UTC time reads as local to a person)."""
     s = iso(ts)
     if not s:
         return "—"
-    return s.replace("T", " ").replace("Z", " UTC")[:16] + (" UTC" if "T" in s else "")
+    utc = s.replace("T", " ").replace("Z", " UTC")[:16] + (" UTC" if "T" in s else "")
+    if not zone or "T" not in s:
+        return utc
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    u = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    loc = u.astimezone(ZoneInfo(zone))
+    return (f"{loc:%Y-%m-%d %H:%M} {loc.tzname()} (" + (f"{u:%H:%M}" if loc.date() == u.date() else f"{u:%Y-%m-%d %H:%M}")
+            + " UTC)")
 
 
 def card(title: str, value: Any, sub: list | str | None, level: str | None, id: str,

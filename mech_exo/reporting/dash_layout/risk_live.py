@@ -52,7 +52,8 @@ class RiskLiveLayout:
         """Content from the engine's current view of the snapshot and the live files."""
         m = self.engine.get_live_risk_metrics()
         now = self.engine.now()
-        top = [header(m, now, self.refresh_ms), html.Div(killswitch_banner(m["killswitch"]), className="wrap")]
+        zone = (m.get("thresholds") or {}).get("session_timezone")
+        top = [header(m, now, self.refresh_ms), html.Div(killswitch_banner(m["killswitch"], zone), className="wrap")]
         if self.health is not None:
             body, healthy = self.health()
             if not healthy:
@@ -93,7 +94,7 @@ class RiskLiveLayout:
                   + (" · CONCENTRATION: " + ", ".join(f"{c['symbol']} {c['weight_pct']:.1f} %"
                                                       for c in m["concentration_breaches"])
                      if m["concentration_breaches"] else "")),
-            panel("Positions", positions_table(positions, th), f"as of {_when(m['as_of'])}", cls="table-panel"),
+            panel("Positions", positions_table(positions, th), f"as of {_when(m['as_of'], zone)}", cls="table-panel"),
             html.Div(f"Home {m['home']} · snapshot data/analytics.duckdb (read-only)", className="footer muted"),
         ])]
 
