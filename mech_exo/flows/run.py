@@ -140,7 +140,7 @@ def execute_job(home: Home, job_name: str, *, ops: dict[str, Any], loggers: dict
 def _remember_flows(home: Home, defs) -> None:
     """After the job (never before a halt): keep the code location's flows for `exo flows status`,
     unless they are already kept for this code (a few ms to check)."""
-    from mech_exo.flows.catalog import catalog, remember_catalog, remembered_catalog
+    from mech_exo.flows.known import catalog, remember_catalog, remembered_catalog
 
     if remembered_catalog(home) is None:
         remember_catalog(home, catalog(defs))
