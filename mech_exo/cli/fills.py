@@ -67,11 +67,14 @@ def today_cmd(home: Home, summary: bool, day: str, as_json: bool) -> None:
     if not p["fills"]:
         c.print(f"no fills in session {p['session_date']}")
         return
+    # an 80-column terminal: the time without its date (the session is in the title), no commission column
+    narrow = c.width < 100
     t = table(f"Fills of session {p['session_date']}", "Time (UTC)", "Fill", "Strategy", "Symbol", "Side",
-              ">Quantity", ">Price", ">Notional", ">Commission")
+              ">Quantity", ">Price", ">Notional", *([] if narrow else [">Commission"]), compact=narrow)
     for f in p["fills"]:
         side = f"[green]{f['side']}[/]" if f["side"] == "BUY" else f"[red]{f['side']}[/]"
-        t.add_row(str(f["ts"])[:19], f["fill_id"], f["strategy"], f["symbol"], side, f"{f['quantity']:,.0f}",
-                  f"{f['price']:,.4f}", money_cell(f["notional"]), f"${f['commission']:,.2f}")
+        t.add_row(str(f["ts"])[11:19] if narrow else str(f["ts"])[:19], f["fill_id"], f["strategy"], f["symbol"],
+                  side, f"{f['quantity']:,.0f}", f"{f['price']:,.4f}", money_cell(f["notional"]),
+                  *([] if narrow else [f"${f['commission']:,.2f}"]))
     c.print(t)
     c.print(f"{tot['count']} fills, notional {money_cell(tot['notional'])}, commissions ${tot['commissions']:,.2f}")

@@ -93,16 +93,20 @@ def positions(home: Home, ctx: click.Context, sort_by: str, as_json: bool) -> No
         c.print("no open positions")
         return
     limit = risk_config(home)["concentration"]["max_weight_pct"]
+    narrow = c.width < 100  # an 80-column terminal: the sector column goes (it is in `positions summary`)
     t = table(f"Positions as of {when(pos[0]['as_of'], session_zone(home))} (session {pos[0]['session_date']}), by {SORTS[sort_by][1]}",
-              "Strategy", "Symbol", "Sector", ">Quantity", ">Mark", ">Value", ">Weight", ">Day P&L")
+              "Strategy", "Symbol", *([] if narrow else ["Sector"]), ">Quantity", ">Mark", ">Value", ">Weight",
+              ">Day P&L", compact=narrow)
     for p in pos:
         mark = f"{p['mark']:,.4f}" + (" [yellow](fill)[/]" if p["mark_source"] == "fill" else "")
         wstyle = "yellow" if bands.over_weight(p["weight"], limit) else ""
         weight = pct_cell(p["weight"], 2, False)
-        t.add_row(p["strategy"], p["symbol"], p["sector"], f"{p['quantity']:,.0f}", mark,
+        t.add_row(p["strategy"], p["symbol"], *([] if narrow else [p["sector"]]), f"{p['quantity']:,.0f}", mark,
                   money_cell(p["market_value"]), f"[{wstyle}]{weight}[/]" if wstyle else weight,
                   money_cell(p["day_pnl"]))
     c.print(t)
+    if narrow:
+        c.print("[dim]sectors: `exo positions summary` (or a terminal of 100 columns or more)[/]")
     c.print(f"NAV {money_cell(pos[0]['nav'])}; {len(pos)} positions; day P&L of positions "
             f"{money_cell(sum(p['day_pnl'] or 0 for p in pos))}")
 

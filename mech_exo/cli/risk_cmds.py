@@ -122,8 +122,10 @@ def table(title: str | None, *columns: str, compact: bool = False, **kw):
     for c in columns:
         name = c.lstrip(">")
         timed = "UTC" in name or name.lower().endswith(" at") or name.lower() == "at"
-        t.add_column(name, justify="right" if c.startswith(">") else "left", overflow="fold",
-                     no_wrap=timed)  # no_wrap, not min_width: rich 15 crops a table whose min_width it cannot meet
+        number = c.startswith(">")
+        # a number or a time is never split across lines ("$13,574,|077" misreads); text folds. no_wrap,
+        # not min_width: rich 15 crops a table whose min_width it cannot meet
+        t.add_column(name, justify="right" if number else "left", overflow="fold", no_wrap=timed or number)
     return t
 
 

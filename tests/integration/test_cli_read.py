@@ -398,7 +398,8 @@ def test_a_zone_from_risk_yml_is_the_one_shown(crash_home, tmp_path):
 
 
 @pytest.mark.parametrize("cmd", [["kill", "history", "--days", "3650"], ["alerts", "history", "--hours", "87600"],
-                                 ["risk", "violations"], ["monthly", "status"], ["health", "full-check"]])
+                                 ["risk", "violations"], ["monthly", "status"], ["health", "full-check"],
+                                 ["positions"], ["fills", "today"]])
 def test_tables_stay_whole_at_80_columns(crash_home, tmp_path, cmd):
     home = copy_home(crash_home, tmp_path / "h")
     from mech_exo.alerts import send_alert
@@ -413,6 +414,13 @@ def test_tables_stay_whole_at_80_columns(crash_home, tmp_path, cmd):
     lines = res.stdout.splitlines()
     assert lines and max(len(line) for line in lines) <= 80, res.stdout
     assert "…" not in res.stdout  # nothing cut with an ellipsis
+    if cmd[0] == "positions":  # every number whole on its line: values, weights, P&L never split
+        for r in q(home, "select market_value, day_pnl from positions_current"):
+            assert money(r["market_value"]) in res.stdout and money(r["day_pnl"]) in res.stdout
+    if cmd[0] == "fills":
+        for r in q(home, "select fill_id, quantity * price as notional from stg_landing__fills "
+                         "where local_date = (select max(local_date) from stg_landing__fills)"):
+            assert money(r["notional"]) in res.stdout
     if cmd[0] == "kill":  # every field of the change is there whole: the timestamp on one line
         entry = [e for e in json.loads(subprocess.run([str(EXO), "--home", str(home.root), *cmd, "--json"],
                                                      capture_output=True, text=True).stdout)["entries"]
