@@ -3,13 +3,12 @@
 The inputs are the demo's own (``mech_exo.demo_data.live``): the home is built without its last
 session (green), then that session's 5-minute marks, fills and flows arrive as its clock passes
 their time, ``--speed`` times faster than real time (60: a 6.5-hour session in 6.5 minutes). The
-session watcher (`exo watch`'s Dagster job) runs meanwhile, judging each point as it lands: the
+session watcher (`exo watch`, in a process group of its own) runs meanwhile, judging each point as it lands: the
 crash trips the intraday stop, trading halts, the alert goes out (Telegram when configured). Open
 the dashboard to watch it; ack and re-enable as the run-book says.
 """
 from __future__ import annotations
 
-import threading
 import time
 from datetime import date, timedelta
 from typing import Any
@@ -32,35 +31,33 @@ def hold_last_session(home: Home, story: dict[str, Any]):
 
 
 def play(home: Home, held, speed: float, c) -> dict[str, Any]:
-    """Release the held session at ``speed``× while the watcher runs; returns what happened."""
-    import sys
+    """Release the held session at ``speed``× while the watcher runs; returns what happened.
+
+    The watcher is `exo watch` in a process (and process group) of its own, judging as of the
+    session's close: its tick lines go to this terminal, and when the session has played it is
+    asked to stop (SIGTERM: after the tick in progress) and its group is then ended, so nothing it
+    started (Dagster's log mirrors) outlives the demo."""
+    import os
+    import signal
+    import subprocess
 
     from mech_exo.alerts import alert_history
     from mech_exo.cli.times import session_zone, when
     from mech_exo.config import load_risk_config
-    from mech_exo.flows.run import watch
+    from mech_exo.events import iso_utc
     from mech_exo.killswitch import read_state
     from mech_exo.session_calendar import after_close, open_at
     from mech_exo.watch import stop_file
 
-    c.file = sys.__stdout__  # the watcher's run sends sys.stdout to its log; this replay talks to the terminal
     session = load_risk_config(home.risk_yml)["session"]
     zone = session_zone(home)
     opened, judged_at = open_at(held.day, session), after_close(held.day, session, 10)
     wall_span = (held.points[-1] - opened).total_seconds() / speed
-    box: dict[str, Any] = {}
-
-    def watcher() -> None:
-        try:
-            box["result"] = watch(home, for_s=wall_span + 600, poll_s=0.2, now=judged_at, by="exo demo --live",
-                                  progress=lambda m: c.print(f"[dim]• {m}[/]"))
-        except BaseException as exc:  # noqa: BLE001 — reported after the replay
-            box["error"] = exc
-
     stop_file(home).unlink(missing_ok=True)
+    exo = _exo()
+    watcher = subprocess.Popen([*exo, "--home", str(home.root), "watch", "--for", f"{wall_span + 600:.0f}",
+                                "--poll", "0.2", "--now", iso_utc(judged_at)], start_new_session=True)
     started = time.time()
-    thread = threading.Thread(target=watcher, name="exo-demo-watcher", daemon=True)
-    thread.start()
     c.print(f"[bold]live[/]: session {held.day} at {speed:g}× ({len(held.points)} mark times over "
             f"{wall_span:.0f} s) — `exo dashboard restart` and open http://127.0.0.1:8050/dashboard/risk-live")
     t0 = time.monotonic()
@@ -69,8 +66,9 @@ def play(home: Home, held, speed: float, c) -> dict[str, Any]:
         for p in held.points:
             due = t0 + (p - opened).total_seconds() / speed
             while time.monotonic() < due:
-                if "error" in box:
-                    raise ExoError(f"the watcher failed: {box['error']}")
+                if watcher.poll() is not None:
+                    raise ExoError(f"the watcher ended early (exit {watcher.returncode}): see "
+                                   f"{home.warehouse_dir / 'last_run.log'}")
                 time.sleep(min(0.1, max(0.0, due - time.monotonic())))
             got = held.release_until(p)
             extra = "".join(f", {got[k]} {k}" for k in ("fills", "flows") if got[k])
@@ -82,18 +80,31 @@ def play(home: Home, held, speed: float, c) -> dict[str, Any]:
                         "(`exo alerts history`, `exo alerts ack ID --by NAME`), then `exo kill on --reason …`")
     finally:
         held.release_until(held.points[-1])  # interrupted or not, the home ends with the whole session
-        _settle(home, started)
-        stop = stop_file(home)
-        stop.parent.mkdir(parents=True, exist_ok=True)
-        stop.write_text(f"requested by `exo demo --live` at {time.time():.3f}\n")
-        thread.join(120)
-    if "error" in box:
-        raise ExoError(f"the watcher failed: {box['error']}")
+        if watcher.poll() is None:
+            _settle(home, started)
+            watcher.send_signal(signal.SIGTERM)  # `exo watch` stops after the tick in progress
+            try:
+                watcher.wait(120)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(watcher.pid, signal.SIGKILL)  # what the watcher started and left (log mirrors)
+        except (ProcessLookupError, PermissionError):
+            pass
+        watcher.wait()
     st = read_state(home)
     critical = [a for a in alert_history(home, hours=24) if a["severity"] == "CRITICAL"]
     return {"day": str(held.day), "speed": speed, "halted": not st.trading_enabled, "trigger": st.trigger,
             "reason": st.reason, "critical_alerts": [a["alert_id"] for a in critical],
-            "ticks": box["result"].output_for_node("intraday_watch_op") if "result" in box else None}
+            "watcher_exit": watcher.returncode}
+
+
+def _exo() -> list[str]:
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("exo")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "mech_exo.cli.main"]
 
 
 def _settle(home: Home, since: float, wait_s: float = 30.0) -> None:

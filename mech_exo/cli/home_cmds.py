@@ -217,7 +217,7 @@ def demo_cmd(home: Home, seed: int, end_date: str | None, force: bool, leave_hal
 
         after_the_incident(home, story, progress=lambda m: c.print(f"  {m}"))  # a live drill on record
         out = play(home, held, speed, c)
-        c.print(f"session {out['day']} played in {out['ticks']} watcher tick(s); trading "
+        c.print(f"session {out['day']} played; trading "
                 + (f"[bold red]HALTED[/] ({out['trigger']}: {out['reason']}); CRITICAL alert(s) "
                    f"{', '.join(out['critical_alerts'])} — `exo alerts ack ID --by NAME`, then "
                    "`exo kill on --reason …`" if out["halted"] else "[green]ENABLED[/]"))
