@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from mech_exo.reporting.jsonable import _utc
+from mech_exo.reporting.jsonable import _utc, local_and_utc
 
 DEFAULT_ZONE = "America/New_York"
 _META = "exo.data_as_of"
@@ -32,14 +32,8 @@ def session_zone(home) -> ZoneInfo:
 
 
 def when(ts: Any, zone: ZoneInfo) -> str:
-    """``2026-11-20 11:45 EST (16:45 UTC)``; the UTC part names its date when that differs."""
-    u = _utc(ts)
-    if u is None:
-        return "—"
-    loc = u.astimezone(zone)
-    fmt = "%H:%M:%S" if u.second or u.microsecond else "%H:%M"
-    utc_part = u.strftime(fmt) if u.date() == loc.date() else u.strftime(f"%Y-%m-%d {fmt}")
-    return f"{loc.strftime('%Y-%m-%d ' + fmt)} {loc.tzname()} ({utc_part} UTC)"
+    """``2026-11-20 11:45 EST (16:45 UTC)`` (seconds when the instant has them), ``—`` for none."""
+    return local_and_utc(ts, zone, seconds=True) or "—"
 
 
 def age_text(seconds: float) -> str:

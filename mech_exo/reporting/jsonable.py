@@ -17,6 +17,21 @@ def _utc(ts: Any) -> datetime | None:
     return ts.astimezone(timezone.utc)
 
 
+def local_and_utc(ts: Any, zone: Any, seconds: bool = False) -> str | None:
+    """An instant as a person reads it: ``2026-11-20 11:45 EST (16:45 UTC)`` — the session's local
+    time first (``zone``: a ZoneInfo or its name), UTC beside it, naming its own date when that
+    differs. ``seconds``: show them when the instant has any. None for no instant."""
+    from zoneinfo import ZoneInfo
+
+    u = _utc(ts)
+    if u is None:
+        return None
+    loc = u.astimezone(zone if isinstance(zone, ZoneInfo) else ZoneInfo(str(zone)))
+    fmt = "%H:%M:%S" if seconds and (u.second or u.microsecond) else "%H:%M"
+    utc_part = u.strftime(fmt) if u.date() == loc.date() else u.strftime(f"%Y-%m-%d {fmt}")
+    return f"{loc.strftime('%Y-%m-%d ' + fmt)} {loc.tzname()} ({utc_part} UTC)"
+
+
 def iso(ts: Any) -> str | None:
     """ISO-8601 for JSON: datetimes as UTC ``...Z``, dates as ``YYYY-MM-DD``."""
     if ts is None:

@@ -6,6 +6,7 @@ from typing import Any
 from dash import dcc, html
 
 from mech_exo.reporting.dash_layout import theme as t
+from mech_exo.reporting.jsonable import local_and_utc
 from mech_exo.reporting.query import iso
 
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
@@ -26,16 +27,9 @@ def when(ts: Any, zone: str | None = None) -> str:
     s = iso(ts)
     if not s:
         return "—"
-    utc = s.replace("T", " ").replace("Z", " UTC")[:16] + (" UTC" if "T" in s else "")
-    if not zone or "T" not in s:
-        return utc
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    u = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    loc = u.astimezone(ZoneInfo(zone))
-    return (f"{loc:%Y-%m-%d %H:%M} {loc.tzname()} (" + (f"{u:%H:%M}" if loc.date() == u.date() else f"{u:%Y-%m-%d %H:%M}")
-            + " UTC)")
+    if zone and "T" in s:
+        return local_and_utc(s, zone)
+    return s.replace("T", " ").replace("Z", " UTC")[:16] + (" UTC" if "T" in s else "")
 
 
 def card(title: str, value: Any, sub: list | str | None, level: str | None, id: str,
