@@ -91,19 +91,14 @@ def _read(home: Home, now: datetime, facts: DagsterFacts) -> None:
 
     pool = ds.concurrency(dh, POOL)
     enqueued = {p["run_id"]: p["enqueued"] for p in pool["pending"] if p["enqueued"]}
-    judged: dict[str, Any] = {}
-    for slot in pool["claimed"]:
-        judged[slot["run_id"]] = holders.judge(ds.run_by_id(dh, slot["run_id"]), slot["run_id"], slot["step_key"],
-                                               True, t_now)
-    for step in pool["pending"]:
-        if step["run_id"] not in judged:
-            judged[step["run_id"]] = holders.judge(ds.run_by_id(dh, step["run_id"]), step["run_id"],
-                                                   step["step_key"], False, t_now)
-    for h in judged.values():
-        since = enqueued.get(h.run_id)
-        if h.holds_slot:
-            rec = ds.run_by_id(dh, h.run_id)
-            since = rec["start"] if rec and rec["start"] else since
+    seen: set[str] = set()
+    for step, holds in [*((s, True) for s in pool["claimed"]), *((s, False) for s in pool["pending"])]:
+        if step["run_id"] in seen:
+            continue
+        seen.add(step["run_id"])
+        rec = ds.run_by_id(dh, step["run_id"])  # read once: judged, and where it holds, since its start
+        h = holders.judge(rec, step["run_id"], step["step_key"], holds, t_now)
+        since = rec["start"] if holds and rec and rec["start"] else enqueued.get(h.run_id)
         facts.slots.append(_slot_fact(h, since))
     for rec in ds.runs(dh, statuses=holders.LIVE_STATUSES, limit=200):
         h = holders.judge(rec, rec["run_id"], None, False, t_now)
